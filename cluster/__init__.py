@@ -1,0 +1,1 @@
+"""Cluster-side components: the embedded control plane and the reconciler."""

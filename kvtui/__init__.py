@@ -1,0 +1,1 @@
+"""kvtui: virtual machines on Kubernetes, managed from the terminal."""

@@ -1,0 +1,1 @@
+"""The launcher: one VirtualMachineInstance, one QEMU guest."""
