@@ -1,0 +1,113 @@
+"""The `kvtui` command line: the embedded cluster today; VM verbs and the terminal app build on it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cluster.embedded import ClusterError, EmbeddedCluster, default_data_dir
+
+
+def _cluster(args: argparse.Namespace) -> EmbeddedCluster:
+    return EmbeddedCluster(args.data_dir)
+
+
+def cmd_cluster_start(args: argparse.Namespace) -> int:
+    cluster = _cluster(args)
+    before = cluster.status()
+    if not before.running:
+        print(f"starting the embedded cluster in {cluster.data_dir} ...", file=sys.stderr)
+    status = cluster.start(port=args.port)
+    word = "already running" if before.running else "ready"
+    print(f"kvtui cluster {word} at {status.url} (pid {status.pid})", file=sys.stderr)
+    print(f"use it with:  export KUBECONFIG={status.kubeconfig}", file=sys.stderr)
+    print(status.kubeconfig)
+    return 0
+
+
+def cmd_cluster_stop(args: argparse.Namespace) -> int:
+    if _cluster(args).stop():
+        print("kvtui cluster stopped", file=sys.stderr)
+    else:
+        print("kvtui cluster was not running", file=sys.stderr)
+    return 0
+
+
+def cmd_cluster_status(args: argparse.Namespace) -> int:
+    status = _cluster(args).status()
+    if status.running:
+        print(f"running: {status.url} (pid {status.pid})")
+    else:
+        print("stopped")
+    print(f"data dir:   {status.data_dir}")
+    print(f"kubeconfig: {status.kubeconfig}")
+    print(f"log:        {status.log}")
+    return 0 if status.running else 3
+
+
+def cmd_cluster_kubeconfig(args: argparse.Namespace) -> int:
+    cluster = _cluster(args)
+    if not cluster.kubeconfig.exists():
+        print(f"no kubeconfig yet in {cluster.data_dir}: run 'kvtui cluster start' first", file=sys.stderr)
+        return 1
+    if args.raw:
+        sys.stdout.write(cluster.kubeconfig.read_text())
+    else:
+        print(cluster.kubeconfig)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    status = _cluster(args).start(port=args.port)
+    print(f"kvtui cluster ready at {status.url}")
+    print(f"  export KUBECONFIG={status.kubeconfig}")
+    print("  kubectl get vms,vmis,pods -A")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kvtui", description="Virtual machines on Kubernetes, managed from the terminal.")
+    data_dir = argparse.ArgumentParser(add_help=False)
+    data_dir.add_argument("--data-dir", type=Path, default=None,
+                          help=f"the embedded cluster's state directory (default {default_data_dir()})")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    up = sub.add_parser("up", parents=[data_dir], help="start the embedded cluster (if needed) and show how to use it")
+    up.add_argument("--port", type=int, default=6443, help="API server port (default 6443)")
+    up.set_defaults(func=cmd_up)
+
+    cluster = sub.add_parser("cluster", help="the embedded single-machine cluster")
+    csub = cluster.add_subparsers(dest="cluster_command", metavar="ACTION", required=True)
+    start = csub.add_parser("start", parents=[data_dir],
+                            help="start the control plane in the background and print the kubeconfig path")
+    start.add_argument("--port", type=int, default=6443, help="API server port (default 6443; 0 = any free port)")
+    start.set_defaults(func=cmd_cluster_start)
+    csub.add_parser("stop", parents=[data_dir], help="stop the control plane (state is kept)") \
+        .set_defaults(func=cmd_cluster_stop)
+    csub.add_parser("status", parents=[data_dir], help="say whether the control plane runs, and where") \
+        .set_defaults(func=cmd_cluster_status)
+    kc = csub.add_parser("kubeconfig", parents=[data_dir], help="print the kubeconfig path (or --raw its content)")
+    kc.add_argument("--raw", action="store_true", help="print the file's content instead of its path")
+    kc.set_defaults(func=cmd_cluster_kubeconfig)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.func(args)
+    except ClusterError as exc:
+        print(f"kvtui: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
