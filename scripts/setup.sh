@@ -8,6 +8,11 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 # Debian packages the product and its tests use.
 APT_PACKAGES=(iproute2 tmux)
+# The launcher: QEMU, libvirt's QEMU driver (used embedded, no daemon), qemu-img, passt for masquerade
+# networking, libvirt headers + pkg-config to build libvirt-python; the demo guest: the cloud kernel,
+# busybox and dropbear.
+APT_PACKAGES+=(qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-dev pkg-config
+               passt busybox-static linux-image-cloud-amd64 dropbear-bin)
 
 need_apt=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -25,6 +30,14 @@ if ((${#need_apt[@]})); then
     echo "setup: installing Debian packages: ${need_apt[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+# libvirt's QEMU driver refuses to start without its system user and group, even when told to run
+# QEMU as root (the launcher's qemu.conf does).
+if [ "$(id -u)" = 0 ]; then
+    getent group libvirt-qemu >/dev/null || groupadd --system libvirt-qemu
+    getent passwd libvirt-qemu >/dev/null || useradd --system --gid libvirt-qemu --no-create-home \
+        --home-dir /var/lib/libvirt --shell /usr/sbin/nologin libvirt-qemu
 fi
 
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then

@@ -123,14 +123,15 @@ class _Flattener:
     def __init__(self, group: str, version: str, components: dict[str, Any]) -> None:
         self.group, self.version, self.components = group, version, components
 
-    def copy(self, node: Any, stack: tuple[int, ...] = ()) -> Any:
+    def copy(self, node: Any, stack: tuple[Any, ...] = ()) -> Any:
         if isinstance(node, list):
             return [self.copy(item, stack) for item in node]
         if not isinstance(node, dict):
             return node
-        if id(node) in stack:
+        identity = schemas.model_name(node) or id(node)
+        if identity in stack:
             return self.reference(node)
-        inner = (*stack, id(node))
+        inner = (*stack, identity)
         return {key: self.copy(value, inner) for key, value in node.items()}
 
     def reference(self, node: dict) -> dict:
@@ -140,7 +141,7 @@ class _Flattener:
         name = schema_name(self.group, self.version, re.sub(r"^V\d+(?:(?:alpha|beta)\d+)?", "", model))
         if name not in self.components:
             self.components[name] = {}
-            self.components[name] = self.copy(node, (id(node),))
+            self.components[name] = {key: self.copy(value, (model,)) for key, value in node.items()}
         ref: dict[str, Any] = {"allOf": [_ref(name)]}
         if "description" in node:
             ref["description"] = node["description"]

@@ -126,6 +126,7 @@ class Registry:
             obj.pop("status", None)
         if rt.custom:
             obj = self._admit_custom(rt, obj, opts)
+            meta = obj["metadata"]
         strategies.prepare_for_create(rt.group, rt.kind, obj, service_ips=None if opts.dry_run else self.service_ips)
         if (rt.group, rt.kind) == ("apiextensions.k8s.io", "CustomResourceDefinition"):
             self._admit_crd(obj)
@@ -245,6 +246,7 @@ class Registry:
                     f"deleted, found new finalizers {json.dumps(sorted(added))}")])
         if rt.custom and subresource != "status":
             new = self._admit_custom(rt, new, opts)
+            meta = new["metadata"]
         elif rt.custom:
             self._validate_custom(rt, new)
         if (rt.group, rt.kind) == ("apiextensions.k8s.io", "CustomResourceDefinition"):

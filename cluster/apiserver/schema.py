@@ -293,7 +293,6 @@ class _ModelSchemas:
         cls = getattr(k8s_models, name)
         node: dict[str, Any] = {"type": "object"}
         self._done[name] = node
-        self.names[id(node)] = name
         self._building.add(id(node))
         description = _class_description(cls)
         if description:
@@ -308,6 +307,7 @@ class _ModelSchemas:
             if info.is_required():
                 required.append(json_name)
         node["properties"] = properties
+        self.names[id(properties)] = name  # also names the per-field copies, which share it
         if required:
             node["required"] = required
         self._building.discard(id(node))
@@ -377,7 +377,8 @@ def list_meta_schema() -> dict[str, Any]:
 
 def model_name(node: dict) -> str | None:
     """The client model ("V1JSONSchemaProps") a built-in schema node was generated from, if any."""
-    return _MODELS.names.get(id(node))
+    properties = node.get("properties")
+    return _MODELS.names.get(id(properties)) if isinstance(properties, dict) else None
 
 
 # -- CRD admission: the structural schema rules ---------------------------------------------------------
