@@ -56,13 +56,17 @@ def bad_request(message: str) -> APIError:
 
 
 def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]) -> APIError:
-    """422 Invalid; causes are (field, reason, rendered message 'field: Invalid value: ...')."""
+    """422 Invalid; causes are (field, reason, rendered message 'field: Invalid value: ...').
+
+    The Status message lists the rendered causes; each cause's own message leaves the field out,
+    as kube-apiserver's do."""
     rendered = [c[2] for c in causes]
     qual = f"{kind}.{group}" if group else kind
     summary = rendered[0] if len(rendered) == 1 else "[" + ", ".join(rendered) + "]"
     return APIError(422, "Invalid", f'{qual} "{name}" is invalid: {summary}', {
         "name": name, "group": group, "kind": kind,
-        "causes": [{"reason": reason, "message": msg, "field": field} for field, reason, msg in causes],
+        "causes": [{"reason": reason, "message": msg[len(field) + 2:] if msg.startswith(field + ": ") else msg,
+                    "field": field} for field, reason, msg in causes],
     })
 
 

@@ -518,3 +518,63 @@ def _spec_changed(rt: ResourceType, new: dict, old: dict) -> bool:
         keys = (set(new) | set(old)) - skip
         return any(new.get(k) != old.get(k) for k in keys)
     return new.get("spec") != old.get("spec")
+
+
+def _path_segments(path: str) -> list[str]:
+    return [p for p in path.strip().lstrip(".").split(".") if p]
+
+
+def _get_path(obj: dict, path: str) -> Any:
+    cur: Any = obj
+    for seg in _path_segments(path):
+        if not isinstance(cur, dict) or seg not in cur:
+            return None
+        cur = cur[seg]
+    return cur
+
+
+def _set_path(obj: dict, path: str, value: Any) -> None:
+    segs = _path_segments(path)
+    cur = obj
+    for seg in segs[:-1]:
+        cur = cur.setdefault(seg, {})
+    cur[segs[-1]] = value
+
+
+def scale_paths(rt: ResourceType) -> dict[str, str]:
+    if rt.custom:
+        return dict(rt.scale or {})
+    return {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas",
+            "labelSelectorPath": ".status.selector"}
+
+
+def scale_of(rt: ResourceType, obj: dict) -> dict:
+    """The autoscaling/v1 Scale view of an object with a scale subresource."""
+    paths = scale_paths(rt)
+    meta = obj["metadata"]
+    status: dict[str, Any] = {"replicas": _get_path(obj, paths.get("statusReplicasPath", "")) or 0}
+    selector = _get_path(obj, paths.get("labelSelectorPath", "")) if paths.get("labelSelectorPath") else None
+    if selector:
+        status["selector"] = selector
+    return {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+                     if k in meta},
+        "spec": {"replicas": _get_path(obj, paths.get("specReplicasPath", "")) or 0},
+        "status": status,
+    }
+
+
+def with_scale(rt: ResourceType, obj: dict, scale: dict) -> dict:
+    """The object with the replicas a Scale asks for."""
+    replicas = (scale.get("spec") or {}).get("replicas")
+    if not isinstance(replicas, int) or replicas < 0:
+        raise errors.invalid("Scale", "autoscaling", obj["metadata"]["name"], [(
+            "spec.replicas", "FieldValueInvalid",
+            f"spec.replicas: Invalid value: {json.dumps(replicas)}: must be greater than or equal to 0")])
+    new = copy.deepcopy(obj)
+    _set_path(new, scale_paths(rt)["specReplicasPath"], replicas)
+    rv = (scale.get("metadata") or {}).get("resourceVersion")
+    if rv:
+        new["metadata"]["resourceVersion"] = rv
+    return new

@@ -240,8 +240,6 @@ _SCALAR_SCHEMAS: dict[str, dict[str, Any]] = {
     "date": {"type": "string", "format": "date"},
     "bytes": {"type": "string", "format": "byte"},
 }
-_METADATA_DESCRIPTION = ("Standard object's metadata. More info: "
-                         "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata")
 
 
 def _quantity_schema(description: str | None) -> dict[str, Any]:
@@ -411,8 +409,10 @@ _JUNCTORS = ("allOf", "anyOf", "oneOf")
 
 
 def check_structural(schema: dict, path: str = "spec.versions[0].schema.openAPIV3Schema") -> list[FieldError]:
-    """What kube-apiserver rejects in a CRD version's openAPIV3Schema, sorted as it sorts them. The
-    structural pass runs only when the keyword pass found nothing, as in apiextensions."""
+    """What kube-apiserver rejects in a CRD version's openAPIV3Schema (a JSON tree, as decoded from a
+    request), sorted as it sorts them. The structural pass runs only when the keyword pass ($ref,
+    uniqueItems, properties with additionalProperties, ...) found nothing, since apiextensions cannot
+    build the structural form of such schemas either."""
     if not isinstance(schema, dict):
         return [_required(f"{path}.type", "must not be empty at the root")]
     errs = _keyword_errors(schema, path, _KeywordContext(root=True))

@@ -13,9 +13,9 @@ from urllib.parse import unquote
 import yaml
 from aiohttp import web
 
-from . import discovery, errors, openapi, printers, schema
+from . import discovery, errors, openapi, patching, printers, schema
 from .errors import APIError
-from .registry import DeleteOptions, Registry, Result, WriteOptions
+from .registry import DeleteOptions, Registry, Result, WriteOptions, scale_of, with_scale
 from .resources import ResourceType, ResourceTypes
 from .selectors import SelectorError, check_field_selector, parse_field_selector, parse_label_selector
 from .store import Store
@@ -200,9 +200,9 @@ class APIServer:
         doc = self._openapi_docs().get(request.match_info["path"])
         if doc is None:
             raise errors.page_not_found()
-        body = json.dumps(doc, separators=(",", ":"))
-        etag = '"' + hashlib.sha256(body.encode()).hexdigest()[:32] + '"'
-        return web.Response(text=body, content_type="application/json", headers={"ETag": etag})
+        body = openapi.serialize_document(doc)
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        return web.Response(body=body, content_type="application/json", headers={"ETag": etag})
 
     # -- resource routing ------------------------------------------------------------------
 
@@ -267,6 +267,8 @@ class APIServer:
                 return await self._update(request, rt, version, ns, name, "status")
             if method == "PATCH":
                 return await self._patch(request, rt, version, ns, name, "status")
+        elif sub == "scale":
+            return await self._scale(request, rt, version, ns, name)
         elif sub == "finalize" and method == "PUT":
             result = self.registry.finalize_namespace(name, await self._body(request))
             return _json_response(result.obj)
@@ -288,6 +290,28 @@ class APIServer:
         elif sub in ("log", "exec", "attach", "portforward"):
             return await self.pod_stream(request, ns, name, sub)
         raise errors.method_not_allowed(method)
+
+    async def _scale(self, request: web.Request, rt: ResourceType, version: str, ns: str,
+                     name: str) -> web.Response:
+        stored = self.registry.get(rt, ns, name)
+        if request.method == "GET":
+            return _json_response(scale_of(rt, stored.obj))
+        if request.method == "PUT":
+            scale = await self._body(request) or {}
+        elif request.method == "PATCH":
+            ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
+            if ctype not in (patching.JSON_PATCH, patching.MERGE_PATCH, patching.STRATEGIC_MERGE_PATCH):
+                raise errors.unsupported_media_type(ctype, [patching.JSON_PATCH, patching.MERGE_PATCH])
+            try:
+                scale = patching.apply_patch(ctype, scale_of(rt, stored.obj), await request.read(), "autoscaling",
+                                             "Scale")
+            except patching.PatchError as exc:
+                raise APIError(exc.code, exc.reason, str(exc)) from exc
+        else:
+            raise errors.method_not_allowed(request.method)
+        new = with_scale(rt, stored.obj, scale)
+        result = self.registry.update(rt, ns, name, new, self._write_options(request, version))
+        return _json_response(scale_of(rt, result.obj))
 
     async def pod_stream(self, request: web.Request, ns: str, name: str, sub: str) -> web.StreamResponse:
         """Streaming pod subresources are served by the node agent that runs the pod."""

@@ -278,7 +278,7 @@ def test_unauthenticated_kubectl_is_refused(cluster, tmp_path):
     import yaml
 
     doc = yaml.safe_load(text)
-    doc["users"][0]["user"] = {}
+    doc["users"][0]["user"] = {"token": "not-a-valid-token"}
     config.write_text(yaml.safe_dump(doc))
     proc = cluster.kubectl("get", "pods", check=False, env={"KUBECONFIG": str(config)})
     assert proc.returncode != 0

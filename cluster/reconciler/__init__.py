@@ -1,0 +1,1 @@
+"""The reconciler (KubeVirt's virt-controller): VirtualMachine → VirtualMachineInstance → launcher Pod."""

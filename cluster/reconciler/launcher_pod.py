@@ -1,0 +1,130 @@
+"""The launcher pod for a VirtualMachineInstance (KubeVirt's RenderLaunchManifest).
+
+Labels, annotations, resources and the grace period follow KubeVirt: `virt-launcher-<vmi>-xxxxx`,
+`kubevirt.io=virt-launcher`, `kubevirt.io/created-by=<vmi uid>`, memory = guest memory plus the
+launcher's overhead, pod grace = VMI grace + 30 s, scheduling constraints copied from the VMI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .quantity import format_bytes, parse_quantity
+
+LAUNCHER_OVERHEAD = 160 * 2**20       # libvirt + QEMU + the launcher itself, beyond guest RAM
+CONSOLE_LOG_DIR = "/var/run/kvtui-private"
+CONSOLE_LOG = f"{CONSOLE_LOG_DIR}/console.log"
+CONTROL_PORT = 8777
+DEFAULT_GRACE = 30
+
+
+@dataclass
+class LauncherSettings:
+    image: str = "kvtui/launcher:latest"
+    service_account: str = "kvtui-launcher"
+    feature_gates: list[str] = field(default_factory=list)
+    use_emulation: bool = False
+    image_pull_policy: str = "IfNotPresent"
+
+
+def guest_memory_bytes(vmi: dict) -> int:
+    domain = (vmi.get("spec") or {}).get("domain") or {}
+    guest = (domain.get("memory") or {}).get("guest")
+    if guest is None:
+        guest = ((domain.get("resources") or {}).get("requests") or {}).get("memory")
+    if guest is None:
+        raise ValueError("spec.domain.memory.guest: Required value: set memory.guest or "
+                         "resources.requests.memory")
+    return int(parse_quantity(guest))
+
+
+def launcher_pod_for(vmi: dict, settings: LauncherSettings) -> dict:
+    meta = vmi["metadata"]
+    spec = vmi.get("spec") or {}
+    name, uid = meta["name"], meta["uid"]
+    grace = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE)
+    labels = dict(meta.get("labels") or {})
+    labels.update({
+        "kubevirt.io": "virt-launcher",
+        "kubevirt.io/created-by": uid,
+        "vm.kubevirt.io/name": name,
+        "vmi.kubevirt.io/id": name if len(name) <= 63 else uid,
+    })
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if not k.startswith("kubectl.kubernetes.io/")}
+    annotations.update({
+        "kubevirt.io/domain": name,
+        "kubectl.kubernetes.io/default-container": "compute",
+    })
+    memory = guest_memory_bytes(vmi) + LAUNCHER_OVERHEAD
+    requests = dict(((spec.get("domain") or {}).get("resources") or {}).get("requests") or {})
+    requests["memory"] = format_bytes(memory)
+    requests.setdefault("cpu", "100m")
+    limits = {k: v for k, v in (((spec.get("domain") or {}).get("resources") or {}).get("limits") or {}).items()
+              if k == "cpu"}
+    if not settings.use_emulation:
+        requests["devices.kubevirt.io/kvm"] = "1"
+        limits["devices.kubevirt.io/kvm"] = "1"
+    env = [
+        {"name": "VMI_NAME", "value": name},
+        {"name": "VMI_UID", "value": uid},
+        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+        {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        {"name": "KVTUI_FEATURE_GATES", "value": ",".join(settings.feature_gates)},
+        {"name": "KVTUI_USE_EMULATION", "value": "true" if settings.use_emulation else "false"},
+        {"name": "KVTUI_CONTROL_PORT", "value": str(CONTROL_PORT)},
+        {"name": "KVTUI_CONSOLE_LOG", "value": CONSOLE_LOG},
+        {"name": "KVTUI_GRACE_PERIOD_SECONDS", "value": str(grace + 15)},
+    ]
+    private = {"name": "private", "mountPath": CONSOLE_LOG_DIR}
+    compute = {
+        "name": "compute",
+        "image": settings.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "args": ["--vmi-name", name],
+        "env": env,
+        "ports": [{"name": "control", "containerPort": CONTROL_PORT, "protocol": "TCP"}],
+        "resources": {"requests": requests, **({"limits": limits} if limits else {})},
+        "volumeMounts": [private],
+        "securityContext": {"capabilities": {"add": ["NET_BIND_SERVICE", "SYS_NICE"]}},
+    }
+    console_log = {
+        "name": "guest-console-log",
+        "image": settings.image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["tail", "--retry", "-n", "+1", "-F", CONSOLE_LOG],
+        "resources": {"requests": {"cpu": "5m", "memory": "35Mi"}, "limits": {"memory": "60Mi"}},
+        "volumeMounts": [private],
+    }
+    pod_spec: dict = {
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": grace + 30,
+        "serviceAccountName": settings.service_account,
+        "automountServiceAccountToken": True,
+        "enableServiceLinks": False,
+        "containers": [compute, console_log],
+        "volumes": [{"name": "private", "emptyDir": {}}],
+        "nodeSelector": {**(spec.get("nodeSelector") or {}), "kubevirt.io/schedulable": "true"},
+    }
+    for key in ("affinity", "tolerations", "topologySpreadConstraints", "schedulerName", "priorityClassName",
+                "hostname", "subdomain", "dnsPolicy", "dnsConfig"):
+        if spec.get(key):
+            pod_spec[key] = spec[key]
+    if spec.get("hostname"):
+        pod_spec["hostname"] = spec["hostname"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "generateName": f"virt-launcher-{name}-",
+            "namespace": meta["namespace"],
+            "labels": labels,
+            "annotations": annotations,
+            "ownerReferences": [{
+                "apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance", "name": name, "uid": uid,
+                "controller": True, "blockOwnerDeletion": True,
+            }],
+        },
+        "spec": pod_spec,
+    }
