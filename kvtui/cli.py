@@ -8,6 +8,8 @@ from pathlib import Path
 
 from cluster.embedded import ClusterError, EmbeddedCluster, default_data_dir
 
+from .vm_commands import add_vm_commands
+
 
 def _cluster(args: argparse.Namespace) -> EmbeddedCluster:
     return EmbeddedCluster(args.data_dir)
@@ -91,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     kc = csub.add_parser("kubeconfig", parents=[data_dir], help="print the kubeconfig path (or --raw its content)")
     kc.add_argument("--raw", action="store_true", help="print the file's content instead of its path")
     kc.set_defaults(func=cmd_cluster_kubeconfig)
+    add_vm_commands(sub)
     return parser
 
 

@@ -7,7 +7,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from .client import APIError, Client, resource_path
+from ..client import APIError, Client, resource_path
 
 log = logging.getLogger("kvtui.reconciler")
 COMPONENT = "virt-controller"

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from .client import APIError, Client
+from ..client import APIError, Client
 
 log = logging.getLogger("kvtui.reconciler")
 

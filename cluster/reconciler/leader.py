@@ -6,7 +6,7 @@ import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
-from .client import APIError, Client, resource_path
+from ..client import APIError, Client, resource_path
 
 log = logging.getLogger("kvtui.reconciler")
 

@@ -11,7 +11,7 @@ import sys
 import threading
 from collections.abc import Callable
 
-from .client import APIError, Client, load_api_client, resource_path
+from ..client import APIError, Client, load_api_client, resource_path
 from .config import ClusterConfig, from_sources
 from .events import EventRecorder
 from .informer import Informer

@@ -7,7 +7,7 @@ import logging
 import random
 from datetime import UTC, datetime, timedelta
 
-from .client import APIError, resource_path
+from ..client import APIError, resource_path
 from .printable_status import printable_status
 from .run_strategy import (
     FINAL_PHASES,

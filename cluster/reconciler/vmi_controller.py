@@ -11,7 +11,7 @@ import copy
 import logging
 from datetime import UTC, datetime
 
-from .client import APIError, resource_path
+from ..client import APIError, resource_path
 from .launcher_pod import LauncherSettings, launcher_pod_for
 from .validation import vmi_spec_problems
 

@@ -1,4 +1,5 @@
-"""A thin JSON client over the `kubernetes` package's ApiClient: dicts in, dicts out, watch lines."""
+"""A thin JSON client over the `kubernetes` package: dicts in, dicts out, watch lines. Shared by the
+reconciler, the launcher and the terminal app, which all reach the API server through it."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The terminal app's core: Kubernetes access, VM models and actions. It imports no Textual."""
