@@ -264,7 +264,7 @@ def test_kubectl_errors_read_like_kubernetes(cluster):
                           input="apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: badw}\n"
                                 "spec: {size: huge, replicas: -1}\n")
     assert bad.returncode != 0
-    assert 'Widget.example.com "badw" is invalid' in bad.stderr
+    assert 'The Widget "badw" is invalid' in bad.stderr
     assert 'spec.size: Unsupported value: "huge"' in bad.stderr
     assert "spec.replicas" in bad.stderr
     unknown = cluster.kubectl("apply", "-f", "-", check=False,
