@@ -16,6 +16,7 @@ from . import pki
 from .controllers.crd_cleanup import CRDCleanup
 from .controllers.garbage_collector import GarbageCollector
 from .controllers.namespaces import NamespaceController
+from .controllers.scheduler import Scheduler
 from .errors import APIError
 from .registry import WriteOptions
 from .server import APIServer, ServerConfig
@@ -30,7 +31,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m cluster.apiserver",
                                 description="The embedded Kubernetes-compatible API server of kvtui.")
     p.add_argument("--data-dir", required=True, type=Path, help="where the database, PKI and kubeconfig live")
-    p.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--bind", default="127.0.0.1", help="addresses to listen on, comma-separated; the first one "
+                   "goes into the kubeconfig (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=6443, help="HTTPS port (default 6443; 0 picks a free one)")
     p.add_argument("--crds", type=Path, action="append", default=[],
                    help="a directory or file of CustomResourceDefinitions to install at start (repeatable)")
@@ -38,6 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--compact-retain", type=int, default=10000, help="revisions kept by compaction")
     p.add_argument("--kubeconfig", type=Path, help="where to write the admin kubeconfig "
                    "(default DATA_DIR/kubeconfig)")
+    p.add_argument("--audit-log", type=Path, help="append one JSON line per resource request (user, verb, "
+                   "resource) to this file")
     return p.parse_args(argv)
 
 
@@ -82,22 +86,31 @@ async def compaction(store: Store, interval: float, retain: int) -> None:
 async def serve(args: argparse.Namespace) -> None:
     data_dir: Path = args.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
-    creds = pki.ensure_credentials(data_dir)
+    binds = [b.strip() for b in args.bind.split(",") if b.strip()]
+    creds = pki.ensure_credentials(data_dir, hosts=binds)
     store = Store(data_dir / "state.db")
-    server = APIServer(store, ServerConfig(tokens=pki.load_tokens(data_dir)))
+    server = APIServer(store, ServerConfig(tokens=pki.load_tokens(data_dir),
+                                           audit_log=str(args.audit_log) if args.audit_log else None,
+                                           data_dir=data_dir,
+                                           agent_ca_pem=creds.ca_cert_pem,
+                                           agent_token=pki.ensure_streaming_token(data_dir)))
     bootstrap(server)
     install_crds(server, args.crds)
     controllers = [GarbageCollector(server.registry), NamespaceController(server.registry, creds.ca_cert_pem.decode()),
-                   CRDCleanup(server.registry)]
+                   CRDCleanup(server.registry), Scheduler(server.registry)]
     tasks = [asyncio.create_task(c.run(), name=c.name) for c in controllers]
     tasks.append(asyncio.create_task(compaction(store, args.compact_interval, args.compact_retain)))
 
-    runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
+    # handler_cancellation: a watch whose client went away ends at once instead of at its next write.
+    runner = web.AppRunner(server.app(), access_log=None, handle_signals=False, handler_cancellation=True,
+                           shutdown_timeout=3.0)
     await runner.setup()
-    site = web.TCPSite(runner, args.bind, args.port, ssl_context=pki.server_ssl_context(creds), backlog=1024)
+    site = web.TCPSite(runner, binds[0], args.port, ssl_context=pki.server_ssl_context(creds), backlog=1024)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    host = "[::1]" if ":" in args.bind else args.bind
+    for extra in binds[1:]:  # e.g. the pod network's gateway, so pods reach the API as in-cluster clients do
+        await web.TCPSite(runner, extra, port, ssl_context=pki.server_ssl_context(creds), backlog=1024).start()
+    host = f"[{binds[0]}]" if ":" in binds[0] else binds[0]
     server.config.address = f"{host}:{port}"
     url = f"https://{host}:{port}"
     kubeconfig_path = args.kubeconfig or data_dir / "kubeconfig"
@@ -112,6 +125,7 @@ async def serve(args: argparse.Namespace) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     log.info("shutting down")
+    server.close_watches()
     await runner.cleanup()
     for task in tasks:
         task.cancel()

@@ -5,16 +5,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 import yaml
 from aiohttp import web
 
-from . import discovery, errors, openapi, patching, printers, schema
+from . import discovery, errors, openapi, patching, pki, printers, schema
 from .errors import APIError
+from .pod_streams import PodStreams
 from .registry import DeleteOptions, Registry, Result, WriteOptions, scale_of, with_scale
 from .resources import ResourceType, ResourceTypes
 from .selectors import SelectorError, check_field_selector, parse_field_selector, parse_label_selector
@@ -45,6 +49,9 @@ class ServerConfig:
     tokens: dict[str, dict]
     address: str = "127.0.0.1:6443"
     audit_log: str | None = None   # a file: one JSON line per resource request
+    data_dir: Path | None = None   # where tokens issued later (by `kvtui cluster`, TokenRequests) are read
+    agent_ca_pem: bytes | None = None  # verifies node agents' streaming servers (pods/log, exec, ...)
+    agent_token: str = ""              # what the API server presents to them
 
 
 def _bool(params, name: str, default: bool = False) -> bool:
@@ -91,6 +98,13 @@ class APIServer:
         self.config = config
         self.audit = open(config.audit_log, "a") if config.audit_log else None
         self._openapi_cache: tuple[int, dict[str, dict]] | None = None
+        self._tokens_read = 0.0
+        self._watches: set[WatchStream] = set()
+
+    def close_watches(self) -> None:
+        """End every open watch (at shutdown); clients re-watch from their last resourceVersion."""
+        for stream in list(self._watches):
+            stream.queue.put_nowait(None)
 
     # -- app -------------------------------------------------------------------------------
 
@@ -135,10 +149,20 @@ class APIServer:
     def _authenticate(self, request: web.Request) -> User:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token.strip() not in self.config.tokens:
+            self._reload_tokens()
         if scheme.lower() == "bearer" and token.strip() in self.config.tokens:
             info = self.config.tokens[token.strip()]
             return User(info.get("user", "admin"), list(info.get("groups", [])))
         raise errors.unauthorized()
+
+    def _reload_tokens(self) -> None:
+        """Tokens issued after start live in the token file; look again, at most once a second."""
+        now = time.monotonic()
+        if self.config.data_dir is None or now - self._tokens_read < 1.0:
+            return
+        self._tokens_read = now
+        self.config.tokens = pki.load_tokens(self.config.data_dir)
 
     # -- fixed endpoints -----------------------------------------------------------------------
 
@@ -287,6 +311,8 @@ class APIServer:
                 return await self._update(request, rt, version, ns, name, "status")
             if method == "PATCH":
                 return await self._patch(request, rt, version, ns, name, "status")
+        elif sub == "token" and method == "POST":
+            return await self._token_request(request, ns, name)
         elif sub == "scale":
             return await self._scale(request, rt, version, ns, name)
         elif sub == "finalize" and method == "PUT":
@@ -333,16 +359,30 @@ class APIServer:
         result = self.registry.update(rt, ns, name, new, self._write_options(request, version))
         return _json_response(scale_of(rt, result.obj))
 
+    async def _token_request(self, request: web.Request, ns: str, name: str) -> web.Response:
+        """serviceaccounts/token: a bearer token that authenticates as the service account."""
+        self.registry.get(self.types.get("", "v1", "serviceaccounts"), ns, name)  # type: ignore[arg-type]
+        if self.config.data_dir is None:
+            raise APIError(503, "ServiceUnavailable", "this server cannot issue tokens: it was started without a "
+                           "data directory")
+        body = await self._body(request) or {}
+        seconds = int((body.get("spec") or {}).get("expirationSeconds") or 3600)
+        user = f"system:serviceaccount:{ns}:{name}"
+        token = pki.issue_token(self.config.data_dir, user,
+                                ["system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"])
+        self.config.tokens = pki.load_tokens(self.config.data_dir)
+        expires = datetime.now(UTC) + timedelta(seconds=seconds)
+        return _json_response({
+            "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": name, "namespace": ns, "creationTimestamp": None},
+            "spec": {**(body.get("spec") or {}), "expirationSeconds": seconds},
+            "status": {"token": token, "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        }, 201)
+
     async def pod_stream(self, request: web.Request, ns: str, name: str, sub: str) -> web.StreamResponse:
         """Streaming pod subresources are served by the node agent that runs the pod."""
-        pod = self.registry.get(self.types.get("", "v1", "pods"), ns, name).obj  # type: ignore[arg-type]
-        node = (pod.get("spec") or {}).get("nodeName")
-        if not node:
-            containers = [c.get("name") for c in (pod.get("spec") or {}).get("containers", [])]
-            first = containers[0] if containers else ""
-            raise errors.bad_request(f'container "{request.query.get("container") or first}" in pod "{name}" is '
-                                     "waiting to start: ContainerCreating")
-        raise APIError(503, "ServiceUnavailable", f'node "{node}" has no agent serving pods/{sub}')
+        streams = PodStreams(self.registry, self.types, self.config.agent_ca_pem, self.config.agent_token)
+        return await streams.serve(request, ns, name, sub)
 
     # -- handlers ---------------------------------------------------------------------------
 
@@ -447,7 +487,12 @@ class APIServer:
                 as_table=(lambda obj, headers: self._table(request, rt, [obj], obj["metadata"].get(
                     "resourceVersion", ""), headers)) if table else None,
             )
-            return await WatchStream(self.store, req).serve(request, _warning_headers(request.get("warnings", [])))
+            stream = WatchStream(self.store, req)
+            self._watches.add(stream)
+            try:
+                return await stream.serve(request, _warning_headers(request.get("warnings", [])))
+            finally:
+                self._watches.discard(stream)
         if send_initial is not None:
             raise errors.invalid("ListOptions", "meta.k8s.io", "", [(
                 "sendInitialEvents", "FieldValueForbidden",

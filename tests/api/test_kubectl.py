@@ -284,3 +284,17 @@ def test_unauthenticated_kubectl_is_refused(cluster, tmp_path):
     assert proc.returncode != 0
     assert "must be logged in" in proc.stderr or "Unauthorized" in proc.stderr
     assert os.environ.get("KUBECONFIG") != str(config)
+
+
+def test_create_token_for_a_service_account_authenticates_as_it(cluster, tmp_path):
+    token = cluster.kubectl("create", "token", "default").stdout.strip()
+    assert len(token) > 20
+    import yaml
+
+    doc = yaml.safe_load(cluster.kubeconfig.read_text())
+    doc["users"][0]["user"] = {"token": token}
+    config = tmp_path / "sa.yaml"
+    config.write_text(yaml.safe_dump(doc))
+    who = cluster.kubectl("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}",
+                          env={"KUBECONFIG": str(config)}).stdout
+    assert who == "system:serviceaccount:default:default"
