@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean images
 
 setup:
 	bash scripts/setup.sh
@@ -19,6 +19,10 @@ test: lint
 
 bench: setup
 	$(PY) -m bench
+
+# Container images for a real cluster (podman or docker); see images/build.sh.
+images: setup
+	bash images/build.sh $(TAG)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -87,7 +87,7 @@ def launcher_pod_for(vmi: dict, settings: LauncherSettings) -> dict:
         "ports": [{"name": "control", "containerPort": CONTROL_PORT, "protocol": "TCP"}],
         "resources": {"requests": requests, **({"limits": limits} if limits else {})},
         "volumeMounts": [private],
-        "securityContext": {"capabilities": {"add": ["NET_BIND_SERVICE", "SYS_NICE"]}},
+        "securityContext": {"capabilities": {"add": ["NET_BIND_SERVICE"]}},
     }
     console_log = {
         "name": "guest-console-log",

@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from ..client import APIError, Client, load_api_client, resource_path
 from .config import ClusterConfig, from_sources
@@ -141,6 +142,49 @@ class Reconciler:
         return threads
 
 
+class Health:
+    """What /healthz and /readyz answer. A standby replica is ready: it is doing its job (waiting to
+    lead), and a Deployment rollout must not stall on it."""
+
+    def __init__(self, elector: LeaderElector | None):
+        self.elector = elector
+        self.reconciler: Reconciler | None = None
+
+    def live(self) -> tuple[bool, str]:
+        if self.elector is not None and self.elector.lost.is_set():
+            return False, "lost the leader lease"
+        return True, "ok"
+
+    def ready(self) -> tuple[bool, str]:
+        if self.elector is not None and not self.elector.is_leader.is_set():
+            return True, "standing by"
+        informers = () if self.reconciler is None else (self.reconciler.vms, self.reconciler.vmis,
+                                                        self.reconciler.pods, self.reconciler.kubevirts,
+                                                        self.reconciler.configmaps)
+        if not informers or not all(i.synced.is_set() for i in informers):
+            return False, "caches not synced yet"
+        return True, "ok"
+
+
+def serve_health(port: int, health: Health) -> ThreadingHTTPServer:
+    """/healthz (liveness) and /readyz (readiness) on all addresses, for the kubelet's probes."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            check = {"/healthz": health.live, "/livez": health.live, "/readyz": health.ready}.get(self.path)
+            ok, text = check() if check else (False, "not found")
+            self.send_response(200 if ok else (503 if check else 404))
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(text.encode() + b"\n")
+
+        def log_message(self, *args: object) -> None:   # probes every few seconds would flood the log
+            pass
+
+    server = ThreadingHTTPServer(("", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True, name="health").start()
+    return server
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m cluster.reconciler",
                                 description="kvtui's reconciler: VirtualMachine → VirtualMachineInstance → launcher "
@@ -157,6 +201,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--config-namespace", default="kubevirt",
                    help="namespace of the kubevirt-config ConfigMap (default kubevirt)")
     p.add_argument("--workers", type=int, default=2, help="workers per controller (default 2)")
+    p.add_argument("--health-port", type=int, default=0,
+                   help="serve /healthz and /readyz on this port (default 0: off)")
     return p.parse_args(argv)
 
 
@@ -172,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.leader_elect:
         identity = f"{socket.gethostname()}_{os.getpid()}"
         elector = LeaderElector(client, args.lease_namespace, "kvtui-reconciler", identity)
+    health = Health(elector)
+    if args.health_port:
+        serve_health(args.health_port, health)
+    if elector is not None:
         threading.Thread(target=elector.run, args=(stop,), daemon=True, name="leader-election").start()
         log.info("waiting to become leader (%s)", identity)
         while not stop.is_set() and not elector.is_leader.wait(0.5):
@@ -182,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                             launcher_service_account=args.launcher_service_account,
                             use_emulation=args.use_emulation, config_namespace=args.config_namespace,
                             workers=args.workers)
+    health.reconciler = reconciler
     reconciler.start_caches()
     reconciler.run_workers(stop)
     log.info("reconciler running")

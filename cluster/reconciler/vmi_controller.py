@@ -67,9 +67,13 @@ def set_phase(status: dict, phase: str) -> None:
     status["phaseTransitionTimestamps"] = stamps
 
 
+LAUNCHER_CLUSTER_ROLE = "kvtui-launcher"   # manifests/rbac/launcher.yaml
+
+
 class VMIController:
     def __init__(self, reconciler):
         self.r = reconciler
+        self._launcher_access: set[str] = set()   # namespaces where the launcher's identity is known to exist
 
     def pods_of(self, vmi: dict) -> list[dict]:
         uid = vmi["metadata"]["uid"]
@@ -180,13 +184,39 @@ class VMIController:
                                     service_account=self.r.launcher_service_account)
         pod = launcher_pod_for(vmi, settings)
         ns = vmi["metadata"]["namespace"]
+        self._ensure_launcher_access(ns, settings.service_account)
         try:
             created = self.r.client.create(resource_path("", "v1", "pods", ns), pod)
         except APIError as exc:
+            self._launcher_access.discard(ns)   # the namespace may have been recreated: check again next time
             self.r.recorder.warning(vmi, "FailedCreate", f"Error creating pod: {exc.message}")
             raise
         self.r.expect_pod(vmi["metadata"]["uid"], created)
         self.r.recorder.normal(vmi, "SuccessfulCreate", f"Created virtual machine pod {created['metadata']['name']}")
+
+    def _ensure_launcher_access(self, namespace: str, service_account: str) -> None:
+        """The launcher's ServiceAccount and its RoleBinding to the `kvtui-launcher` ClusterRole, before
+        the first launcher pod of a namespace: a real cluster rejects a pod whose service account does
+        not exist. Create-only (409 means it is there), so the reconciler needs no read access to them."""
+        if namespace in self._launcher_access:
+            return
+        account = {"apiVersion": "v1", "kind": "ServiceAccount",
+                   "metadata": {"name": service_account, "namespace": namespace,
+                                "labels": {"app.kubernetes.io/part-of": "kvtui"}}}
+        binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                   "metadata": {"name": service_account, "namespace": namespace,
+                                "labels": {"app.kubernetes.io/part-of": "kvtui"}},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                               "name": LAUNCHER_CLUSTER_ROLE},
+                   "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]}
+        for path, body in ((resource_path("", "v1", "serviceaccounts", namespace), account),
+                           (resource_path("rbac.authorization.k8s.io", "v1", "rolebindings", namespace), binding)):
+            try:
+                self.r.client.create(path, body)
+            except APIError as exc:
+                if exc.status != 409:
+                    raise
+        self._launcher_access.add(namespace)
 
     def _delete_pods(self, vmi: dict, pods: list[dict]) -> None:
         for pod in pods:
