@@ -97,17 +97,52 @@ def load_tokens(data_dir: Path) -> dict[str, dict]:
     return tokens
 
 
+def issue_serving_cert(data_dir: Path, name: str, hosts: Sequence[str]) -> tuple[bytes, bytes]:
+    """(certificate PEM, key PEM) for a TLS server called `name` — a node agent's streaming endpoint —
+    signed by the cluster CA and valid for `hosts`, so the API server can verify it. Kept in
+    DATA_DIR/pki/serving/NAME.{crt,key} and renewed as the API server's own certificate is."""
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"cannot issue a serving certificate named {name!r}: use a plain name such as the node's")
+    directory = pki_dir(data_dir)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with _locked(directory):
+        ca_key, ca_cert = _ensure_ca(directory)
+        serving = directory / "serving"
+        serving.mkdir(mode=0o700, exist_ok=True)
+        return _ensure_server_certificate(serving, ca_key, ca_cert, _subject_alt_names(hosts), file_stem=name,
+                                          common_name=f"kvtui-serving:{name}")
+
+
+def ensure_streaming_token(data_dir: Path) -> str:
+    """The bearer token the API server presents to node agents' streaming servers (logs, exec,
+    port-forward), kept in DATA_DIR/pki/streaming.token. It grants nothing at the API server itself."""
+    directory = pki_dir(data_dir)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with _locked(directory):
+        token_file = directory / "streaming.token"
+        if token_file.exists() and token_file.read_text().strip():
+            return token_file.read_text().strip()
+        token = secrets.token_urlsafe(32)
+        _write_private(token_file, (token + "\n").encode())
+        return token
+
+
 def server_ssl_context(creds: ClusterCredentials) -> ssl.SSLContext:
     """TLS for the API server: TLS 1.2+, HTTP/1.1 only over ALPN, since WebSocket and SPDY upgrades
     (exec, attach, port-forward) need HTTP/1.1 and clients would otherwise try h2."""
+    return serving_ssl_context(creds.server_cert_pem, creds.server_key_pem)
+
+
+def serving_ssl_context(cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
+    """Server-side TLS from a certificate and key in PEM, with the settings of `server_ssl_context`."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_alpn_protocols(["http/1.1"])
     # ssl loads a certificate chain only from files: stage it in a private directory for the call.
     with tempfile.TemporaryDirectory(prefix="kvtui-tls-") as staging:
         cert_file, key_file = Path(staging) / "server.crt", Path(staging) / "server.key"
-        _write_private(cert_file, creds.server_cert_pem)
-        _write_private(key_file, creds.server_key_pem)
+        _write_private(cert_file, cert_pem)
+        _write_private(key_file, key_pem)
         context.load_cert_chain(cert_file, key_file)
     return context
 
@@ -201,8 +236,9 @@ def _subject_alt_names(hosts: Sequence[str]) -> list[x509.GeneralName]:
 
 
 def _ensure_server_certificate(directory: Path, ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate,
-                               names: list[x509.GeneralName]) -> tuple[bytes, bytes]:
-    cert_file, key_file = directory / "server.crt", directory / "server.key"
+                               names: list[x509.GeneralName], file_stem: str = "server",
+                               common_name: str = "kvtui-apiserver") -> tuple[bytes, bytes]:
+    cert_file, key_file = directory / f"{file_stem}.crt", directory / f"{file_stem}.key"
     if cert_file.exists() and key_file.exists():
         cert_pem, key_pem = cert_file.read_bytes(), key_file.read_bytes()
         if _server_certificate_still_good(cert_pem, key_pem, ca_cert, names):
@@ -211,7 +247,7 @@ def _ensure_server_certificate(directory: Path, ca_key: ec.EllipticCurvePrivateK
     now = _now()
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kvtui-apiserver")]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
