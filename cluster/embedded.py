@@ -13,11 +13,14 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CRDS = REPO_ROOT / "manifests" / "crds"
+POD_GATEWAY = "10.244.0.1"  # the pod bridge's address: node agents listen there, pods reach the API there
 
 
 def default_data_dir() -> Path:
@@ -37,6 +40,7 @@ class Status:
     kubeconfig: Path
     data_dir: Path
     log: Path
+    nodes: list[NodeStatus] = field(default_factory=list)
 
 
 class EmbeddedCluster:
@@ -46,6 +50,7 @@ class EmbeddedCluster:
         self.logfile = self.data_dir / "apiserver.log"
         self.urlfile = self.data_dir / "apiserver.url"
         self.kubeconfig = self.data_dir / "kubeconfig"
+        self.agents = NodeAgents(self.data_dir)
 
     # -- process bookkeeping -------------------------------------------------------------
 
@@ -67,15 +72,22 @@ class EmbeddedCluster:
     def status(self) -> Status:
         pid = self._pid()
         url = self.urlfile.read_text().strip() if pid and self.urlfile.exists() else None
-        return Status(pid is not None, pid, url, self.kubeconfig, self.data_dir, self.logfile)
+        return Status(pid is not None, pid, url, self.kubeconfig, self.data_dir, self.logfile, self.agents.status())
 
     # -- start / stop --------------------------------------------------------------------
 
     def start(self, port: int = 6443, crds: list[Path] | None = None, timeout: float = 60.0,
-              bind: str = "127.0.0.1", extra_args: list[str] | None = None) -> Status:
+              bind: str = "127.0.0.1", extra_args: list[str] | None = None, nodes: int = 0,
+              agent_args: list[str] | None = None) -> Status:
+        """Start the API server and, with `nodes`, that many node agents (node-0 ...); what runs
+        already is kept."""
         current = self.status()
         if current.running:
-            return current
+            if nodes:
+                self.agents.start(nodes, agent_args, timeout)
+            return self.status()
+        if nodes:
+            bind = self.agents.prepare(nodes, bind)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.urlfile.unlink(missing_ok=True)
         crd_paths = crds if crds is not None else ([DEFAULT_CRDS] if DEFAULT_CRDS.exists() else [])
@@ -97,13 +109,17 @@ class EmbeddedCluster:
                 raise ClusterError(f"the API server exited with code {proc.returncode} during start; "
                                    f"last lines of {self.logfile}:\n{self._log_tail()}")
             if self.urlfile.exists() and self._ready(self.urlfile.read_text().strip()):
+                if nodes:
+                    self.agents.start(nodes, agent_args, max(1.0, deadline - time.monotonic()))
                 return self.status()
             time.sleep(0.1)
         raise ClusterError(f"the API server did not become ready within {timeout:.0f} s; see {self.logfile}:\n"
                            f"{self._log_tail()}")
 
-    def stop(self, timeout: float = 15.0) -> bool:
-        """Stop the API server; True if one was running."""
+    def stop(self, timeout: float = 15.0, kill_pods: bool = False) -> bool:
+        """Stop the node agents and the API server; True if the API server was running. Pods keep
+        running (the next start adopts them) unless `kill_pods`."""
+        self.agents.stop(timeout, kill_pods=kill_pods)
         pid = self._pid()
         if pid is None:
             return False
@@ -138,6 +154,156 @@ class EmbeddedCluster:
             return "\n".join(self.logfile.read_text(errors="replace").splitlines()[-lines:])
         except FileNotFoundError:
             return "(no log)"
+
+
+@dataclass
+class NodeStatus:
+    name: str
+    running: bool
+    pid: int | None
+    log: Path
+
+
+class NodeAgents:
+    """The embedded cluster's node agents, node-0 ... node-N-1: one root-run process each, with its
+    own token, serving certificate, pod CIDR (10.244.N.0/24) and state under DATA_DIR/nodes/NAME."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = data_dir
+        self.dir = data_dir / "nodes"
+
+    def _root(self, name: str) -> Path:
+        return self.dir / name
+
+    def names(self) -> list[str]:
+        if not self.dir.is_dir():
+            return []
+        return sorted((p.name for p in self.dir.iterdir() if p.name.startswith("node-")),
+                      key=lambda n: int(n.split("-")[1]) if n.split("-")[1].isdigit() else 0)
+
+    def _pid(self, name: str) -> int | None:
+        pidfile = self._root(name) / "agent.pid"
+        try:
+            pid = int(pidfile.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            cmdline = []
+        if b"cluster.nodeagent" not in cmdline or str(self._root(name)).encode() not in cmdline or _is_zombie(pid):
+            pidfile.unlink(missing_ok=True)
+            return None
+        return pid
+
+    def status(self) -> list[NodeStatus]:
+        return [NodeStatus(n, (pid := self._pid(n)) is not None, pid, self._root(n) / "agent.log")
+                for n in self.names()]
+
+    def prepare(self, count: int, bind: str) -> str:
+        """Before the API server starts: check the host, create the pod bridge, mint the agents'
+        tokens (the server reads tokens at start); returns the bind list with the pod gateway."""
+        from cluster.apiserver import pki
+        from cluster.nodeagent import main as agent_main
+        from cluster.nodeagent import network
+
+        problems = agent_main.host_problems()
+        if problems:
+            raise ClusterError("cannot run node agents: " + "; ".join(problems) + ". For a control plane "
+                               "without nodes (pods stay Pending), start with --nodes 0")
+        try:
+            network.ensure_bridge()
+        except network.NetworkError as exc:
+            raise ClusterError(f"cannot set up the pod network: {exc}") from exc
+        for index in range(count):
+            pki.issue_token(self.data_dir, f"system:node:node-{index}", ["system:nodes", "system:authenticated"])
+        return bind if POD_GATEWAY in bind.split(",") else f"{bind},{POD_GATEWAY}"
+
+    def start(self, count: int, extra_args: list[str] | None, timeout: float) -> None:
+        from cluster.apiserver import pki
+
+        admin = yaml.safe_load((self.data_dir / "kubeconfig").read_text())
+        token_file = self.data_dir / "pki" / "streaming.token"
+        if hasattr(pki, "ensure_streaming_token"):
+            pki.ensure_streaming_token(self.data_dir)
+        started = []
+        for index in range(count):
+            name = f"node-{index}"
+            if self._pid(name) is not None:
+                continue
+            root = self._root(name)
+            root.mkdir(parents=True, exist_ok=True)
+            kubeconfig = root / "kubeconfig"
+            config = dict(admin)
+            user = f"system:node:{name}"
+            config["users"] = [{"name": user, "user": {"token": pki.issue_token(self.data_dir, user)}}]
+            config["contexts"] = [{**admin["contexts"][0], "context": {**admin["contexts"][0]["context"],
+                                                                        "user": user}}]
+            pki.write_kubeconfig(kubeconfig, config)
+            cmd = [sys.executable, "-m", "cluster.nodeagent", "--node-name", name, "--kubeconfig", str(kubeconfig),
+                   "--root", str(root), "--port", "0", "--pod-cidr", f"10.244.{index}.0/24"]
+            if hasattr(pki, "issue_serving_cert"):
+                cert, key = pki.issue_serving_cert(self.data_dir, name, [POD_GATEWAY, name])
+                (root / "tls").mkdir(mode=0o700, exist_ok=True)
+                (root / "tls" / "serving.crt").write_bytes(cert)
+                (root / "tls" / "serving.key").write_bytes(key)
+                os.chmod(root / "tls" / "serving.key", 0o600)
+                cmd += ["--tls-cert-file", str(root / "tls" / "serving.crt"),
+                        "--tls-private-key-file", str(root / "tls" / "serving.key")]
+            if token_file.exists():
+                cmd += ["--streaming-token-file", str(token_file)]
+            image_map = self.data_dir / "image-map.yaml"
+            if image_map.exists():
+                cmd += ["--image-map", str(image_map)]
+            cmd += extra_args or []
+            logfile = root / "agent.log"
+            offset = logfile.stat().st_size if logfile.exists() else 0
+            env = dict(os.environ)
+            env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+            with open(logfile, "ab") as log:
+                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+                                        start_new_session=True, cwd=str(root))
+            (root / "agent.pid").write_text(f"{proc.pid}\n")
+            started.append((name, proc, logfile, offset))
+        deadline = time.monotonic() + timeout
+        for name, proc, logfile, offset in started:
+            marker = f"kvtui node agent {name} ready".encode()
+            while True:
+                with open(logfile, "rb") as log:
+                    log.seek(offset)
+                    if marker in log.read():
+                        break
+                if proc.poll() is not None:
+                    (self._root(name) / "agent.pid").unlink(missing_ok=True)
+                    raise ClusterError(f"node agent {name} exited with code {proc.returncode} during start; "
+                                       f"last lines of {logfile}:\n{_tail(logfile)}")
+                if time.monotonic() > deadline:
+                    raise ClusterError(f"node agent {name} did not become ready in time; see {logfile}:\n"
+                                       f"{_tail(logfile)}")
+                time.sleep(0.1)
+
+    def stop(self, timeout: float, kill_pods: bool = False) -> None:
+        for name in self.names():
+            pid = self._pid(name)
+            if pid is not None:
+                os.kill(pid, signal.SIGTERM)
+                deadline = time.monotonic() + timeout
+                while time.monotonic() < deadline and not _is_zombie(pid):
+                    time.sleep(0.05)
+                if not _is_zombie(pid):
+                    os.kill(pid, signal.SIGKILL)
+                (self._root(name) / "agent.pid").unlink(missing_ok=True)
+            if kill_pods:
+                from cluster.nodeagent import main as agent_main
+
+                agent_main.cleanup(self._root(name), f"10.244.{name.split('-')[1]}.0/24")
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no log)"
 
 
 def _is_zombie(pid: int) -> bool:

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 from cluster.embedded import ClusterError, EmbeddedCluster, default_data_dir
+from launcher.images.commands import add_images_command
 
+from .app.launch import add_ui_command, run_ui
 from .vm_commands import add_vm_commands
 
 
@@ -20,16 +22,18 @@ def cmd_cluster_start(args: argparse.Namespace) -> int:
     before = cluster.status()
     if not before.running:
         print(f"starting the embedded cluster in {cluster.data_dir} ...", file=sys.stderr)
-    status = cluster.start(port=args.port)
+    status = cluster.start(port=args.port, nodes=args.nodes)
     word = "already running" if before.running else "ready"
     print(f"kvtui cluster {word} at {status.url} (pid {status.pid})", file=sys.stderr)
+    for node in status.nodes:
+        print(f"  {node.name}: {'running' if node.running else 'stopped'} (log {node.log})", file=sys.stderr)
     print(f"use it with:  export KUBECONFIG={status.kubeconfig}", file=sys.stderr)
     print(status.kubeconfig)
     return 0
 
 
 def cmd_cluster_stop(args: argparse.Namespace) -> int:
-    if _cluster(args).stop():
+    if _cluster(args).stop(kill_pods=args.kill_pods):
         print("kvtui cluster stopped", file=sys.stderr)
     else:
         print("kvtui cluster was not running", file=sys.stderr)
@@ -42,6 +46,9 @@ def cmd_cluster_status(args: argparse.Namespace) -> int:
         print(f"running: {status.url} (pid {status.pid})")
     else:
         print("stopped")
+    for node in status.nodes:
+        state = f"running (pid {node.pid})" if node.running else "stopped"
+        print(f"{node.name}:     {state}, log {node.log}")
     print(f"data dir:   {status.data_dir}")
     print(f"kubeconfig: {status.kubeconfig}")
     print(f"log:        {status.log}")
@@ -61,7 +68,7 @@ def cmd_cluster_kubeconfig(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    status = _cluster(args).start(port=args.port)
+    status = _cluster(args).start(port=args.port, nodes=args.nodes)
     print(f"kvtui cluster ready at {status.url}")
     print(f"  export KUBECONFIG={status.kubeconfig}")
     print("  kubectl get vms,vmis,pods -A")
@@ -78,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", parents=[data_dir], help="start the embedded cluster (if needed) and show how to use it")
     up.add_argument("--port", type=int, default=6443, help="API server port (default 6443)")
+    up.add_argument("--nodes", type=int, default=1, help="node agents to run (default 1; they need root)")
     up.set_defaults(func=cmd_up)
 
     cluster = sub.add_parser("cluster", help="the embedded single-machine cluster")
@@ -85,15 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
     start = csub.add_parser("start", parents=[data_dir],
                             help="start the control plane in the background and print the kubeconfig path")
     start.add_argument("--port", type=int, default=6443, help="API server port (default 6443; 0 = any free port)")
+    start.add_argument("--nodes", type=int, default=1,
+                       help="node agents to run, node-0 ... (default 1; they need root; 0 = control plane only)")
     start.set_defaults(func=cmd_cluster_start)
-    csub.add_parser("stop", parents=[data_dir], help="stop the control plane (state is kept)") \
-        .set_defaults(func=cmd_cluster_stop)
+    stop = csub.add_parser("stop", parents=[data_dir], help="stop the control plane and node agents (state is "
+                           "kept; running pods keep running unless --kill-pods)")
+    stop.add_argument("--kill-pods", action="store_true", help="also stop every pod's processes and network")
+    stop.set_defaults(func=cmd_cluster_stop)
     csub.add_parser("status", parents=[data_dir], help="say whether the control plane runs, and where") \
         .set_defaults(func=cmd_cluster_status)
     kc = csub.add_parser("kubeconfig", parents=[data_dir], help="print the kubeconfig path (or --raw its content)")
     kc.add_argument("--raw", action="store_true", help="print the file's content instead of its path")
     kc.set_defaults(func=cmd_cluster_kubeconfig)
     add_vm_commands(sub)
+    add_images_command(sub)
+    add_ui_command(sub)
     return parser
 
 
@@ -101,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
+        if args.command is None:   # plain `kvtui` starts the terminal app
+            return run_ui(args)
         parser.print_help()
         return 2
     try:

@@ -8,11 +8,13 @@ VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 # Debian packages the product and its tests use.
 APT_PACKAGES=(iproute2 tmux)
+# The node agent: ip (bridge, netns, veth) from iproute2, nsenter/unshare from util-linux; pgrep in its tests.
+APT_PACKAGES+=(util-linux procps)
 # The launcher: QEMU, libvirt's QEMU driver (used embedded, no daemon), qemu-img, passt for masquerade
 # networking, libvirt headers + pkg-config to build libvirt-python; the demo guest: the cloud kernel,
-# busybox and dropbear.
+# busybox and dropbear; the ssh client its tests log in with.
 APT_PACKAGES+=(qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-dev pkg-config
-               passt busybox-static linux-image-cloud-amd64 dropbear-bin)
+               passt busybox-static linux-image-cloud-amd64 dropbear-bin openssh-client)
 
 need_apt=()
 for p in "${APT_PACKAGES[@]}"; do

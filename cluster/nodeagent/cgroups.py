@@ -1,0 +1,118 @@
+"""Per-container resource limits in cgroups (v1 memory and cpu controllers, or the v2 unified tree).
+
+Limits are applied where the host lets us and skipped quietly where it does not (no controller,
+read-only cgroupfs): a pod then runs unconfined rather than not at all.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+from kubernetes.utils.quantity import parse_quantity
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PARENT = "kvtui"
+CFS_PERIOD_US = 100_000
+MIN_SHARES = 2
+
+
+def _quantity(value: object, scale: int = 1) -> int | None:
+    try:
+        return math.ceil(parse_quantity(value) * scale)
+    except (ValueError, TypeError):
+        return None
+
+
+def _write(path: Path, value: str) -> bool:
+    try:
+        path.write_text(value)
+        return True
+    except OSError:
+        return False
+
+
+def is_unified() -> bool:
+    return (CGROUP_ROOT / "cgroup.controllers").exists()
+
+
+def create(pod_uid: str, instance: str, resources: dict) -> list[str]:
+    """Make the cgroups of one container instance with its limits; returns their directories."""
+    limits = resources.get("limits") or {}
+    requests = resources.get("requests") or {}
+    memory = _quantity(limits["memory"]) if "memory" in limits else None
+    cpu_limit_milli = _quantity(limits["cpu"], 1000) if "cpu" in limits else None
+    cpu_request_milli = _quantity(requests.get("cpu", limits.get("cpu")), 1000) if (
+        "cpu" in requests or "cpu" in limits) else None
+    if is_unified():
+        return _create_v2(pod_uid, instance, memory, cpu_limit_milli, cpu_request_milli)
+    return _create_v1(pod_uid, instance, memory, cpu_limit_milli, cpu_request_milli)
+
+
+def _make(path: Path) -> bool:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return True
+    except OSError:
+        return False
+
+
+def _create_v1(pod_uid: str, instance: str, memory: int | None, cpu_limit: int | None,
+               cpu_request: int | None) -> list[str]:
+    made = []
+    memory_dir = CGROUP_ROOT / "memory" / PARENT / pod_uid / instance
+    if (CGROUP_ROOT / "memory").is_dir() and _make(memory_dir):
+        if memory is not None:
+            _write(memory_dir / "memory.limit_in_bytes", str(memory))
+        made.append(str(memory_dir))
+    cpu_dir = CGROUP_ROOT / "cpu" / PARENT / pod_uid / instance
+    if (CGROUP_ROOT / "cpu").is_dir() and _make(cpu_dir):
+        # Shares as the kubelet derives them from the request: 1024 per CPU.
+        shares = max(MIN_SHARES, cpu_request * 1024 // 1000) if cpu_request else MIN_SHARES
+        _write(cpu_dir / "cpu.shares", str(shares))
+        if cpu_limit:
+            _write(cpu_dir / "cpu.cfs_period_us", str(CFS_PERIOD_US))
+            _write(cpu_dir / "cpu.cfs_quota_us", str(max(1000, cpu_limit * CFS_PERIOD_US // 1000)))
+        made.append(str(cpu_dir))
+    return made
+
+
+def _create_v2(pod_uid: str, instance: str, memory: int | None, cpu_limit: int | None,
+               cpu_request: int | None) -> list[str]:
+    parent = CGROUP_ROOT / PARENT
+    if not _make(parent):
+        return []
+    # Controllers must be enabled in every ancestor for the leaf to get the files.
+    for directory in (CGROUP_ROOT, parent, parent / pod_uid):
+        _make(directory)
+        _write(directory / "cgroup.subtree_control", "+memory +cpu")
+    leaf = parent / pod_uid / instance
+    if not _make(leaf):
+        return []
+    if memory is not None:
+        _write(leaf / "memory.max", str(memory))
+    if cpu_limit:
+        _write(leaf / "cpu.max", f"{max(1000, cpu_limit * CFS_PERIOD_US // 1000)} {CFS_PERIOD_US}")
+    if cpu_request:
+        shares = max(MIN_SHARES, cpu_request * 1024 // 1000)
+        _write(leaf / "cpu.weight", str(max(1, min(10000, 1 + ((shares - 2) * 9999) // 262142))))
+    return [str(leaf)]
+
+
+def remove_pod(pod_uid: str) -> None:
+    """Remove what is left of a pod's cgroups (empty directories only)."""
+    for base in (CGROUP_ROOT / "memory" / PARENT, CGROUP_ROOT / "cpu" / PARENT, CGROUP_ROOT / PARENT):
+        pod_dir = base / pod_uid
+        if not pod_dir.is_dir():
+            continue
+        for child in pod_dir.iterdir():
+            if child.is_dir():
+                try:
+                    os.rmdir(child)
+                except OSError:
+                    pass
+        try:
+            os.rmdir(pod_dir)
+        except OSError:
+            pass
