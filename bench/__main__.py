@@ -6,9 +6,9 @@ import argparse
 import asyncio
 import sys
 
-from . import apiserver
+from . import apiserver, launcher, tui
 
-SUITES = {"apiserver": apiserver.run}
+SUITES = {"apiserver": apiserver.run, "launcher": launcher.run, "tui": tui.run}
 
 
 def main() -> int:

@@ -13,25 +13,41 @@ _TRAILER = "TRAILER!!!"
 
 @dataclass
 class Initramfs:
-    """Entries in the order they are added; parents must be added before their children."""
+    """Entries in the order they are added; missing parent directories are added first (0755)."""
 
     entries: list[tuple[str, int, bytes, int]] = field(default_factory=list)
+    _directories: set[str] = field(default_factory=set)
 
     def directory(self, path: str, mode: int = 0o755) -> None:
-        self.entries.append((path.strip("/"), stat.S_IFDIR | mode, b"", 0))
+        path = path.strip("/")
+        if path in self._directories:
+            return
+        self._parents(path)
+        self._directories.add(path)
+        self.entries.append((path, stat.S_IFDIR | mode, b"", 0))
 
     def file(self, path: str, data: bytes, mode: int = 0o644) -> None:
-        self.entries.append((path.strip("/"), stat.S_IFREG | mode, data, 0))
+        self._add(path, stat.S_IFREG | mode, data)
 
     def copy(self, path: str, source: Path, mode: int | None = None) -> None:
         """A host file, keeping its permission bits unless `mode` says otherwise."""
         self.file(path, source.read_bytes(), stat.S_IMODE(source.stat().st_mode) if mode is None else mode)
 
     def symlink(self, path: str, target: str) -> None:
-        self.entries.append((path.strip("/"), stat.S_IFLNK | 0o777, target.encode(), 0))
+        self._add(path, stat.S_IFLNK | 0o777, target.encode())
 
     def char_device(self, path: str, major: int, minor: int, mode: int = 0o600) -> None:
-        self.entries.append((path.strip("/"), stat.S_IFCHR | mode, b"", (major << 8) | minor))
+        self._add(path, stat.S_IFCHR | mode, b"", (major << 8) | minor)
+
+    def _add(self, path: str, mode: int, data: bytes, rdev: int = 0) -> None:
+        path = path.strip("/")
+        self._parents(path)
+        self.entries.append((path, mode, data, rdev))
+
+    def _parents(self, path: str) -> None:
+        parent = path.rpartition("/")[0]
+        if parent:
+            self.directory(parent)
 
     def to_bytes(self) -> bytes:
         out = bytearray()

@@ -1,0 +1,173 @@
+"""libvirt for one launcher: the embedded QEMU driver (`qemu:///embed?root=DIR`) in this process,
+no daemon, with one root directory per launcher and one QEMU capability cache per node.
+
+Why embedded, one root per launcher: each launcher pod owns exactly one domain, as virt-launcher
+does with its in-pod virtqemud; an embed root can only be open in one process at a time, and a
+per-pod root keeps every file of a VM (domain status XML, QEMU log, monitor socket) inside the
+pod's state directory, so deleting the pod deletes the VM's state. libvirt's first capability
+probe of QEMU is slow (seconds to tens of seconds under TCG), so the node keeps a copy of the
+capability cache (`<node dir>/libvirt-cache/qemu`), seeds each new root from it, and refreshes it
+when a launcher had to probe. libvirt validates the cached entries itself (QEMU binary ctime,
+libvirt version, host kernel and microcode), so a stale copy costs one new probe, never a wrong
+answer.
+
+What live migration will need (not built yet): libvirt migrates QEMU domains between two libvirt
+instances that talk libvirt RPC to each other (peer-to-peer), and an embedded driver has no RPC
+endpoint. So the launcher will run `virtqemud` inside its pod over the same root (same qemu.conf,
+socket in the pod's state dir) and connect to it instead of embedding; that is a change of the
+connection URI in `open_embedded`, not of the rest of the launcher. Then, as KubeVirt does: a
+proxy in each launcher carrying libvirt RPC and QEMU's migration stream between the two pods (a
+port on the pod IP, or `pods/portforward`), coordinated through a
+VirtualMachineInstanceMigration; the target domain defined from the same VMI with the same name
+and UUID and the canonical machine type pinned (`pc-q35-X.Y`: both nodes' QEMU must offer it);
+disks on storage both nodes see (hostDisk `shared: true`, RWX claims) or copied with
+VIR_MIGRATE_NON_SHARED_DISK; the containerDisk overlay re-created on the target from the same
+base image; and the console broker re-attached to the target's serial socket.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import libvirt
+
+EMULATOR = "/usr/bin/qemu-system-x86_64"
+ARCH = "x86_64"
+# root/group root: the launcher pod is the VM's sandbox; libvirt's own DAC relabelling would chown
+# user-supplied files (hostDisk, image store) to root, so it is off. "file": QEMU writes its
+# stdout/stderr and the serial log itself (no virtlogd in an embedded driver).
+QEMU_CONF = """\
+# Written by the kvtui launcher.
+user = "root"
+group = "root"
+stdio_handler = "file"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+"""
+_CACHE = Path("cache") / "qemu"
+
+_event_loop_lock = threading.Lock()
+_event_loop_started = False
+
+
+class HypervisorError(Exception):
+    """libvirt or QEMU are missing or refuse to start; the message says what to install or check."""
+
+
+@dataclass(frozen=True)
+class HostCapabilities:
+    """What this node's QEMU offers, as libvirt reports it."""
+
+    machine_types: frozenset[str]
+    cpu_models: frozenset[str]
+    passt: bool
+
+
+def start_event_loop() -> None:
+    """libvirt's default event loop in a daemon thread, once per process. The embedded driver needs
+    it (it runs QEMU monitor I/O on it), and domain lifecycle callbacks are delivered from it."""
+    global _event_loop_started
+    with _event_loop_lock:
+        if _event_loop_started:
+            return
+        libvirt.virEventRegisterDefaultImpl()
+        # Errors arrive as exceptions; the binding's default handler would also print each one.
+        libvirt.registerErrorHandler(lambda _ctx, _error: None, None)
+
+        def run() -> None:
+            while True:
+                libvirt.virEventRunDefaultImpl()
+
+        threading.Thread(target=run, name="libvirt-events", daemon=True).start()
+        _event_loop_started = True
+
+
+def node_cache_dir(node_dir: Path) -> Path:
+    return node_dir / "libvirt-cache" / "qemu"
+
+
+def prepare_root(root: Path, node_dir: Path) -> None:
+    """Create the embed root with its qemu.conf, seeded with the node's capability cache."""
+    (root / "etc").mkdir(parents=True, exist_ok=True)
+    (root / "etc" / "qemu.conf").write_text(QEMU_CONF)
+    shared = node_cache_dir(node_dir)
+    target = root / _CACHE
+    if shared.is_dir() and not target.exists():
+        shutil.copytree(shared, target)
+
+
+def publish_cache(root: Path, node_dir: Path) -> None:
+    """Make this root's capability cache the node's, when the node has none or an older one."""
+    source = root / _CACHE / "capabilities"
+    if not source.is_dir():
+        return
+    shared = node_cache_dir(node_dir)
+    newest = max((p.stat().st_mtime for p in source.iterdir()), default=0)
+    current = shared / "capabilities"
+    if current.is_dir() and max((p.stat().st_mtime for p in current.iterdir()), default=0) >= newest:
+        return
+    staging = shared.with_name(f".qemu-{uuid.uuid4().hex}")
+    shutil.copytree(root / _CACHE, staging)
+    old = shared.with_name(f".old-{uuid.uuid4().hex}")
+    # Two renames keep the node cache whole at every moment for launchers copying it concurrently.
+    if shared.exists():
+        shared.rename(old)
+    staging.rename(shared)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def open_embedded(root: Path, node_dir: Path) -> libvirt.virConnect:
+    if not Path(EMULATOR).exists():
+        raise HypervisorError(f"{EMULATOR} is missing: install the Debian package qemu-system-x86 "
+                              "(scripts/setup.sh does)")
+    prepare_root(root, node_dir)
+    start_event_loop()
+    try:
+        conn = libvirt.open(f"qemu:///embed?root={root}")
+    except libvirt.libvirtError as exc:
+        raise HypervisorError(f"cannot open libvirt's embedded QEMU driver in {root}: {exc} (needs the Debian "
+                              "package libvirt-daemon-driver-qemu and the libvirt-qemu user; run scripts/setup.sh)"
+                              ) from exc
+    return conn
+
+
+def host_capabilities(conn: libvirt.virConnect, root: Path, node_dir: Path) -> HostCapabilities:
+    """Machine types and CPU models QEMU offers, and whether libvirt can use passt."""
+    capabilities = ET.fromstring(conn.getCapabilities())  # the slow call on a cold cache
+    publish_cache(root, node_dir)
+    machines: set[str] = set()
+    for guest in capabilities.iter("guest"):
+        arch = guest.find("arch")
+        if arch is None or arch.get("name") != ARCH or guest.findtext("os_type") != "hvm":
+            continue
+        for machine in arch.iter("machine"):
+            if machine.text:
+                machines.add(machine.text)
+            if machine.get("canonical"):
+                machines.add(machine.get("canonical", ""))
+    domain_caps = ET.fromstring(conn.getDomainCapabilities(EMULATOR, ARCH, None, "qemu"))
+    models = {m.text for m in domain_caps.iterfind("./cpu/mode[@name='custom']/model") if m.text}
+    return HostCapabilities(frozenset(machines), frozenset(models), _passt_usable(conn))
+
+
+def _passt_usable(conn: libvirt.virConnect) -> bool:
+    """passt needs both the binary and a libvirt built with it (Debian 12's libvirt 9.0 parses
+    `<backend type='passt'/>` as an error): try defining a throwaway domain that uses it."""
+    if shutil.which("passt") is None:
+        return False
+    name = f"kvtui-passt-probe-{os.getpid()}"
+    probe = (f"<domain type='qemu'><name>{name}</name><memory unit='MiB'>16</memory><os><type arch='{ARCH}'>"
+             f"hvm</type></os><devices><emulator>{EMULATOR}</emulator><interface type='user'>"
+             "<backend type='passt'/></interface></devices></domain>")
+    try:
+        conn.defineXML(probe).undefine()
+    except libvirt.libvirtError:
+        return False
+    return True
