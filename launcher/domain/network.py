@@ -7,11 +7,13 @@ Each declared port becomes a passt `<portForward>`, so a connection to the launc
 real cluster and on the embedded one (each launcher pod has its own network namespace, so two
 VMs can both forward port 80).
 
-Why passt and not slirp: libvirt's slirp backend has no port forwarding; the only way to get
-QEMU's `hostfwd` would be raw `<qemu:commandline>` arguments, which this project does not allow
-(they bypass libvirt's validation and escaping). Where passt is not installed the launcher says
-so (`DomainContext.user_network_backend = 'slirp'`): interfaces still work outbound, and
-declaring ports is then a SpecError rather than a silently unreachable port.
+Why passt first: libvirt's slirp backend has no port forwarding in the domain XML, and raw
+`<qemu:commandline>` arguments are not allowed here (they bypass libvirt's validation and
+escaping). Some libvirt builds (Debian 12's 9.0) refuse the passt backend; there the launcher builds
+the domain with `DomainContext.user_network_backend = 'slirp'` and the ports stripped, and adds each
+declared port afterwards through QEMU's monitor (`hostfwd_add`, integer ports only) — see
+`launcher/lifecycle.py`. Declaring ports for a slirp domain built directly is a SpecError, so a
+port is never silently unreachable.
 
 Differences from KubeVirt: only the listed ports are forwarded (KubeVirt forwards every port when
 `ports` is empty); with no interfaces and no networks, and `autoattachPodInterface` not false,
