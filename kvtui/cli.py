@@ -9,7 +9,7 @@ from pathlib import Path
 from cluster.embedded import ClusterError, EmbeddedCluster, default_data_dir
 from launcher.images.commands import add_images_command
 
-from .app.launch import add_ui_command, run_ui
+from .app.launch import add_ui_arguments, add_ui_command, run_ui
 from .vm_commands import add_vm_commands
 
 
@@ -22,9 +22,10 @@ def cmd_cluster_start(args: argparse.Namespace) -> int:
     before = cluster.status()
     if not before.running:
         print(f"starting the embedded cluster in {cluster.data_dir} ...", file=sys.stderr)
-    status = cluster.start(port=args.port, nodes=args.nodes)
+    status = cluster.start(port=args.port, nodes=args.nodes, reconciler=True)
     word = "already running" if before.running else "ready"
     print(f"kvtui cluster {word} at {status.url} (pid {status.pid})", file=sys.stderr)
+    print(f"  reconciler: {'running' if status.reconciler else 'stopped'}", file=sys.stderr)
     for node in status.nodes:
         print(f"  {node.name}: {'running' if node.running else 'stopped'} (log {node.log})", file=sys.stderr)
     print(f"use it with:  export KUBECONFIG={status.kubeconfig}", file=sys.stderr)
@@ -46,6 +47,7 @@ def cmd_cluster_status(args: argparse.Namespace) -> int:
         print(f"running: {status.url} (pid {status.pid})")
     else:
         print("stopped")
+    print(f"reconciler: {'running' if status.reconciler else 'stopped'}")
     for node in status.nodes:
         state = f"running (pid {node.pid})" if node.running else "stopped"
         print(f"{node.name}:     {state}, log {node.log}")
@@ -68,11 +70,42 @@ def cmd_cluster_kubeconfig(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    status = _cluster(args).start(port=args.port, nodes=args.nodes)
-    print(f"kvtui cluster ready at {status.url}")
-    print(f"  export KUBECONFIG={status.kubeconfig}")
-    print("  kubectl get vms,vmis,pods -A")
-    return 0
+    """Everything a newcomer needs: the cluster with a node, the demo image, the demo VM, the app."""
+    from launcher.images.demo import DemoBuildError, build_demo_image
+
+    cluster = _cluster(args)
+    print(f"starting the embedded cluster in {cluster.data_dir} ...", file=sys.stderr)
+    status = cluster.start(port=args.port, nodes=args.nodes, reconciler=True)
+    print(f"kvtui cluster ready at {status.url}; export KUBECONFIG={status.kubeconfig}", file=sys.stderr)
+    try:
+        build_demo_image(progress=lambda line: print(f"demo image: {line}", file=sys.stderr, flush=True))
+    except DemoBuildError as exc:
+        print(f"kvtui: {exc}", file=sys.stderr)
+        return 1
+    _ensure_demo_vm(status.kubeconfig)
+    if args.no_ui:
+        print("  kubectl get vms,vmis,pods -A")
+        return 0
+    args.kubeconfig = str(status.kubeconfig)
+    args.context = None
+    return run_ui(args)
+
+
+def _ensure_demo_vm(kubeconfig: Path) -> None:
+    import yaml
+
+    from cluster.client import APIError, Client, load_api_client
+    from cluster.embedded import REPO_ROOT
+
+    client = Client(load_api_client(str(kubeconfig)))
+    manifest = yaml.safe_load((REPO_ROOT / "manifests" / "examples" / "vm-demo.yaml").read_text())
+    name = manifest["metadata"]["name"]
+    try:
+        client.create("/apis/kubevirt.io/v1/namespaces/default/virtualmachines", manifest)
+        print(f"created the demo VM: virtualmachine.kubevirt.io/{name}", file=sys.stderr)
+    except APIError as exc:
+        if exc.status != 409:
+            raise ClusterError(f"cannot create the demo VM: {exc.message}") from exc
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,9 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help=f"the embedded cluster's state directory (default {default_data_dir()})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    up = sub.add_parser("up", parents=[data_dir], help="start the embedded cluster (if needed) and show how to use it")
+    up = sub.add_parser("up", parents=[data_dir],
+                        help="start the embedded cluster, build the demo image, create the demo VM, open the app")
     up.add_argument("--port", type=int, default=6443, help="API server port (default 6443)")
     up.add_argument("--nodes", type=int, default=1, help="node agents to run (default 1; they need root)")
+    up.add_argument("--no-ui", action="store_true", help="set everything up but do not open the terminal app")
+    add_ui_arguments(up)
     up.set_defaults(func=cmd_up)
 
     cluster = sub.add_parser("cluster", help="the embedded single-machine cluster")

@@ -47,11 +47,13 @@ class LocalImage:
     image_id: str = ""
 
     def argv(self, command: list[str] | None, args: list[str] | None) -> list[str]:
-        """The process to run: the image's entrypoint plus the container's args, or (for images
-        without one) the container's command and args."""
+        """The process to run, with Kubernetes' rule: the container's command replaces the image's
+        entrypoint; its args follow whichever runs."""
+        if command:
+            return [*command, *(args or [])]
         if self.entrypoint is not None:
             return [*self.entrypoint, *(args or [])]
-        return [*(command or []), *(args or [])]
+        return [*(args or [])]
 
 
 def _expand(text: str) -> str:

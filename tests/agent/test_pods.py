@@ -356,7 +356,8 @@ def test_image_map_file_entries_come_first_and_are_checked(tmp_path):
     good.write_text("images:\n  - image: 'example/tool:*'\n    entrypoint: ['{python}', '-m', 'tool']\n"
                     "    env: {TOOL_HOME: '{repo}/tool'}\n")
     image = ImageMap(good).resolve("example/tool:1.0")
-    assert image.argv(["ignored"], ["--fast"]) == [sys.executable, "-m", "tool", "--fast"]
+    assert image.argv(None, ["--fast"]) == [sys.executable, "-m", "tool", "--fast"]
+    assert image.argv(["tail", "-F"], ["/log"]) == ["tail", "-F", "/log"]   # a command replaces the entrypoint
     assert image.env["TOOL_HOME"].endswith("/tool")
     assert ImageMap(good).resolve("local/host").argv(["echo"], ["hi"]) == ["echo", "hi"]
     bad = tmp_path / "bad.yaml"
