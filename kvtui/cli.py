@@ -149,7 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    trailing: list[str] = []
+    if "--" in argv:   # `kvtui ssh VM -- COMMAND ...`: what follows -- is the remote command, verbatim
+        cut = argv.index("--")
+        argv, trailing = argv[:cut], argv[cut + 1:]
     args = parser.parse_args(argv)
+    if trailing:
+        if not hasattr(args, "remote_command"):
+            parser.error("'--' is only for 'kvtui ssh VM -- COMMAND'")
+        args.remote_command = [*args.remote_command, *trailing]
     if not getattr(args, "func", None):
         if args.command is None:   # plain `kvtui` starts the terminal app
             return run_ui(args)

@@ -13,6 +13,7 @@ from cluster.client import APIError
 from .core.connection import NoCluster, connect, current_namespace
 from .core.vm_actions import ActionError, restart, start, stop
 from .core.vm_templates import VMOptions, vm_manifest
+from .guest_commands import add_guest_commands
 
 
 def _target(args: argparse.Namespace) -> tuple:
@@ -93,6 +94,8 @@ def add_vm_commands(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--force", action="store_true", help="do not wait for the guest to shut down")
         p.add_argument("--grace-period", type=int, metavar="N", help="seconds the guest gets to shut down")
         p.set_defaults(func=fn)
+
+    add_guest_commands(sub, conn)
 
     create = sub.add_parser("create", help="create resources")
     csub = create.add_subparsers(dest="create_kind", metavar="KIND", required=True)

@@ -62,7 +62,8 @@ def vm_manifest(opts: VMOptions) -> dict:
     if user_data:
         disks.append({"name": "cloudinitdisk", "disk": {"bus": "virtio"}})
         volumes.append({"name": "cloudinitdisk", "cloudInitNoCloud": {"userData": user_data}})
-    domain["devices"] = {"disks": disks, "interfaces": [{"name": "default", "masquerade": {}}]}
+    domain["devices"] = {"disks": disks, "interfaces": [{"name": "default", "masquerade": {},
+                                                         "ports": [{"name": "ssh", "port": 22}]}]}
     metadata: dict = {"name": opts.name}
     if opts.namespace:
         metadata["namespace"] = opts.namespace

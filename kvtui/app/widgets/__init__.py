@@ -1,0 +1,1 @@
+"""The app's own widgets: header, resource table, serial console, log view."""
