@@ -6,9 +6,10 @@ import argparse
 import asyncio
 import sys
 
-from . import apiserver, launcher, tui
+from . import apiserver, cluster, launcher, tui
 
-SUITES = {"apiserver": apiserver.run, "launcher": launcher.run, "tui": tui.run}
+SUITES = {"apiserver": apiserver.run, "pods": cluster.pods, "launcher": launcher.run, "vmis": cluster.vmis,
+          "tui": tui.run}
 
 
 def main() -> int:
