@@ -41,12 +41,15 @@ EMULATOR = "/usr/bin/qemu-system-x86_64"
 ARCH = "x86_64"
 # root/group root: the launcher pod is the VM's sandbox; libvirt's own DAC relabelling would chown
 # user-supplied files (hostDisk, image store) to root, so it is off. "file": QEMU writes its
-# stdout/stderr and the serial log itself (no virtlogd in an embedded driver).
+# stdout/stderr and the serial log itself (no virtlogd in an embedded driver). No cgroup
+# controllers: QEMU stays in the launcher container's cgroups, so whatever ends the container
+# (the node agent, the kubelet) ends QEMU with it instead of leaving it running in libvirt's own.
 QEMU_CONF = """\
 # Written by the kvtui launcher.
 user = "root"
 group = "root"
 stdio_handler = "file"
+cgroup_controllers = [ ]
 dynamic_ownership = 0
 remember_owner = 0
 security_driver = "none"
