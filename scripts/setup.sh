@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PYTHON=${PYTHON:-python3}
 # Debian packages the product and its tests use.
-APT_PACKAGES=(iproute2 tmux)
+APT_PACKAGES=(iproute2 tmux librsvg2-bin)
 # The node agent: ip (bridge, netns, veth) from iproute2, nsenter/unshare from util-linux; pgrep in its tests.
 APT_PACKAGES+=(util-linux procps)
 # The launcher: QEMU, libvirt's QEMU driver (used embedded, no daemon), qemu-img, passt for masquerade

@@ -163,6 +163,8 @@ class VMIController:
             drop_condition(status, "PodScheduled")
 
     def _sync_ready(self, status: dict, pod: dict | None) -> None:
+        if status.get("phase") == "Running" and pod is not None and not pod["metadata"].get("deletionTimestamp"):
+            return   # a running guest's readiness is the launcher's to report; two writers would ping-pong
         paused = any(c.get("type") == "Paused" and c.get("status") == "True" for c in status.get("conditions") or [])
         if pod is None:
             set_condition(status, "Ready", "False", "PodNotExists", "virt-launcher pod has not yet been scheduled")

@@ -64,6 +64,7 @@ COMMANDS = sorted({*ALIASES, "q", "quit", "help", "readonly"})
 STYLE_COLOURS = {"ok": "success", "progress": "accent", "warning": "warning", "error": "error"}
 CONFIRM = {"stop": "Stop", "restart": "Restart", "force_stop": "Force stop", "delete": "Delete"}
 FLASH_SECONDS = 1.0
+COALESCE_SECONDS = 0.2   # watch events within this window repaint the table once
 
 
 @dataclass
@@ -134,6 +135,9 @@ class KvtuiApp(App):
         self._flashing: dict[tuple[tuple[str, str], int], float] = {}
         self._command_mode = ":"
         self._offered = False
+        self._unflash_armed = False
+        self._row_cache: dict[tuple[str, str], tuple[tuple, Row]] = {}
+        self._last_rows: dict[tuple[str, str], Row] = {}
         self._consoles = None
         self.first_full_list_at: float | None = None
         self.model.subscribe(lambda change: self.post_message(ModelChanged(change)))
@@ -200,7 +204,7 @@ class KvtuiApp(App):
             return
         if not self._dirty:   # coalesce a burst of watch events into one repaint
             self._dirty = True
-            self.set_timer(0.05, self._flush)
+            self.set_timer(COALESCE_SECONDS, self._flush)
 
     def _flush(self) -> None:
         self._dirty = False
@@ -217,7 +221,7 @@ class KvtuiApp(App):
     def _items(self) -> list[tuple[Row, dict]]:
         now = self.clock()
         if self.view == "vm":
-            return [(vm_row(e.vm, e.vmi, e.pod, now), e.vm) for e in self.model.entries()]
+            return [(self._vm_row(e, now), e.vm) for e in self.model.entries()]
         if self.view == "vmi":
             return [(vmi_row(o, now), o) for o in self.model.objects("vmi")]
         if self.view == "pods":
@@ -228,6 +232,17 @@ class KvtuiApp(App):
             return [(namespace_row(o, now), o) for o in self.lists["ns"]]
         return [(Row(("", c["name"]), (c["name"], c["cluster"], c["user"], "*" if c["current"] else "")), c)
                 for c in self.lists["ctx"]]
+
+    def _vm_row(self, entry, now: datetime) -> Row:
+        # Watch events replace objects, never mutate them: identical objects give identical rows, until
+        # the AGE column moves on (rebuilt every 10 s at most).
+        stamp = (id(entry.vm), id(entry.vmi), id(entry.pod), int(now.timestamp()) // 10)
+        cached = self._row_cache.get(entry.key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        row = vm_row(entry.vm, entry.vmi, entry.pod, now)
+        self._row_cache[entry.key] = (stamp, row)
+        return row
 
     def visible_rows(self) -> list[Row]:
         rows = []
@@ -261,6 +276,7 @@ class KvtuiApp(App):
     def refresh_table(self) -> None:
         table = self.screen_stack[0].query_one("#table", DataTable)
         rows = self.visible_rows()
+        self._last_rows = {r.key: r for r in rows}
         keys = [r.key for r in rows]
         now = time.monotonic()
         if keys != self._shown:
@@ -285,22 +301,27 @@ class KvtuiApp(App):
                         self._flashing[(row.key, i)] = now + FLASH_SECONDS
                         table.update_cell("/".join(row.key), f"c{i}", self._cell(row, i, True))
                 self._cells[row.key] = row.cells
-            if self._flashing:
+            if self._flashing and not self._unflash_armed:
+                self._unflash_armed = True    # one timer for all flashing cells: each repaint of the table costs
                 self.set_timer(FLASH_SECONDS, self._unflash)
         self._update_crumbs(len(rows))
 
     def _unflash(self) -> None:
+        self._unflash_armed = False
         tables = self.screen_stack[0].query("#table") if self.screen_stack else []
         if not tables:
             return
         table = tables.first(DataTable)
         now = time.monotonic()
-        rows = {r.key: r for r in self.visible_rows()}
+        rows = self._last_rows
         for (key, i), until in list(self._flashing.items()):
-            if until <= now + 0.01:
+            if until <= now + COALESCE_SECONDS:
                 del self._flashing[(key, i)]
                 if key in rows and key in self._cells:
                     table.update_cell("/".join(key), f"c{i}", self._cell(rows[key], i, False))
+        if self._flashing:
+            self._unflash_armed = True
+            self.set_timer(max(min(self._flashing.values()) - now, COALESCE_SECONDS), self._unflash)
 
     def _update_crumbs(self, count: int) -> None:
         trail = " > ".join(VIEWS[v][0] for v in [*self.history, self.view])

@@ -52,6 +52,18 @@ def pump(session: ConsoleSession, stdin_fd: int, stdout_fd: int) -> str:
     return reason[0]
 
 
+def resync_size(app) -> None:
+    """After App.suspend() Textual can come back with a stale size (seen in tmux): ask the tty itself."""
+    from textual import events
+    from textual.geometry import Size
+    try:
+        columns, lines = os.get_terminal_size(sys.__stdout__.fileno())
+    except (OSError, ValueError, AttributeError):
+        return
+    size = Size(columns, lines)
+    app.post_message(events.Resize(size, size))
+
+
 def run_passthrough(app: KvtuiApp, key: tuple[str, str]) -> None:
     namespace, name = key
 
@@ -83,4 +95,5 @@ def _suspended(app: KvtuiApp, session: ConsoleSession, name: str) -> None:
         session.close()
         app.notify(f"full-screen console not possible here: {exc}; use the Console tab (a)", severity="warning")
         return
+    resync_size(app)
     app.notify(f"console {name}: {why}", title="Console")

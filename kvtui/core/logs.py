@@ -44,34 +44,54 @@ class LogError(Exception):
 
 def stream_lines(client: Client, namespace: str, pod: str, opts: LogOptions) -> Iterator[str]:
     """Yield the pod's log lines; with `follow` it ends only when the container or the server does."""
-    for batch in stream_batches(client, namespace, pod, opts):
+    for batch in LogStream(client, namespace, pod, opts).batches():
         yield from batch
 
 
-def stream_batches(client: Client, namespace: str, pod: str, opts: LogOptions) -> Iterator[list[str]]:
-    """The lines as they arrive, one list per network read: a viewer repaints once per batch."""
-    path = resource_path("", "v1", "pods", namespace, pod, "log")
-    api = client.api
-    _, url, headers, _, _ = api.param_serialize("GET", path, query_params=list(opts.query().items()),
-                                                header_params={"Accept": "*/*"}, auth_settings=["BearerToken"])
-    try:
-        resp = api.call_api("GET", url, header_params=headers, _request_timeout=(10, None))
-    except Exception as exc:   # the client wraps HTTP errors in ApiException; the body says why
-        raise _log_error(namespace, pod, opts, exc) from None
-    raw = resp.response
-    if raw.status >= 400:
-        raise _log_error(namespace, pod, opts, APIError(raw.status, "", raw.data.decode(errors="replace")))
-    buffer = b""
-    try:
-        for chunk in raw.stream(65536, decode_content=False):
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            if lines:
-                yield [line.decode(errors="replace") for line in lines]
-        if buffer:
-            yield [buffer.decode(errors="replace")]
-    finally:
-        raw.release_conn()
+class LogStream:
+    """One `pods/log` request. `batches()` yields the lines as they arrive, one list per network read
+    (a viewer repaints once per batch); `close()` from another thread ends a blocked follow at once."""
+
+    def __init__(self, client: Client, namespace: str, pod: str, opts: LogOptions):
+        self.client, self.namespace, self.pod, self.opts = client, namespace, pod, opts
+        self._raw = None
+        self.closed = False
+
+    def batches(self) -> Iterator[list[str]]:
+        path = resource_path("", "v1", "pods", self.namespace, self.pod, "log")
+        api = self.client.api
+        _, url, headers, _, _ = api.param_serialize("GET", path, query_params=list(self.opts.query().items()),
+                                                    header_params={"Accept": "*/*"}, auth_settings=["BearerToken"])
+        try:
+            resp = api.call_api("GET", url, header_params=headers, _request_timeout=(10, None))
+        except Exception as exc:   # the client wraps HTTP errors in ApiException; the body says why
+            raise _log_error(self.namespace, self.pod, self.opts, exc) from None
+        raw = self._raw = resp.response
+        if raw.status >= 400:
+            raise _log_error(self.namespace, self.pod, self.opts,
+                             APIError(raw.status, "", raw.data.decode(errors="replace")))
+        buffer = b""
+        try:
+            for chunk in raw.stream(65536, decode_content=False):
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                if lines:
+                    yield [line.decode(errors="replace") for line in lines]
+            if buffer:
+                yield [buffer.decode(errors="replace")]
+        except Exception:
+            if not self.closed:
+                raise
+        finally:
+            raw.release_conn()
+
+    def close(self) -> None:
+        self.closed = True
+        if self._raw is not None:
+            try:
+                self._raw.shutdown()    # wakes the reader blocked in recv()
+            except Exception:
+                pass
 
 
 def _log_error(namespace: str, pod: str, opts: LogOptions, exc: Exception) -> LogError:

@@ -19,6 +19,8 @@ def pane_id(key: tuple[str, str]) -> str:
 class ConsolesScreen(Screen[None]):
     DEFAULT_CSS = """
     ConsolesScreen #consoles-state { height: 1; background: $panel; padding: 0 1; }
+    ConsolesScreen TabbedContent, ConsolesScreen TabPane { height: 1fr; }
+    ConsolesScreen TabPane { padding: 0; }
     """
 
     def compose(self) -> ComposeResult:

@@ -3,6 +3,7 @@ workers; the console connects only when its tab is opened."""
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from kvtui.core import launcher_control
 from kvtui.core.console_transport import ConsoleSession
 from kvtui.core.describe import describe
 from kvtui.core.events import events_for
-from kvtui.core.logs import SINCE_WINDOWS, LogError, LogOptions, stream_batches
+from kvtui.core.logs import SINCE_WINDOWS, LogError, LogOptions, LogStream
 from kvtui.core.model import VMEntry
 from kvtui.core.rows import (
     EVENT_COLUMNS,
@@ -93,6 +94,8 @@ class DetailScreen(Screen[None]):
     DetailScreen #log-filter { display: none; }
     DetailScreen #log-filter.open { display: block; }
     DetailScreen TextArea { height: 1fr; }
+    DetailScreen TabbedContent, DetailScreen TabPane { height: 1fr; }
+    DetailScreen TabPane { padding: 0; }
     """
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -116,6 +119,7 @@ class DetailScreen(Screen[None]):
         self.guest: dict | None = None
         self.guest_error = ""
         self.events: list[dict] = []
+        self._log_stream: LogStream | None = None
 
     @property
     def namespace(self) -> str:
@@ -252,28 +256,36 @@ class DetailScreen(Screen[None]):
         self._update_log_state("")
         self._stream_logs(self.log_generation, LogOptions(**vars(self.log_options)))
 
-    @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
     def _stream_logs(self, generation: int, opts: LogOptions) -> None:
-        from textual.worker import get_current_worker
-        worker = get_current_worker()
+        # A followed log blocks in a socket read for as long as the pod lives: it runs in a daemon thread
+        # (a Textual worker would hold up the app's exit) and is closed when replaced or left.
+        if self._log_stream is not None:
+            self._log_stream.close()
         entry = self.entry()
         if entry is None or entry.pod is None:
             self.post_message(LogLines(generation, [], "no launcher pod: start the VM to see its logs"))
             return
-        client = self.app.connection.client
-        batch: list[str] = []
+        stream = self._log_stream = LogStream(self.app.connection.client, self.namespace,
+                                              entry.pod["metadata"]["name"], opts)
+        threading.Thread(target=self._read_logs, args=(generation, stream), name="logs", daemon=True).start()
+
+    def _read_logs(self, generation: int, stream: LogStream) -> None:
         try:
-            for batch in stream_batches(client, self.namespace, entry.pod["metadata"]["name"], opts):
-                if worker.is_cancelled or generation != self.log_generation:
+            for batch in stream.batches():
+                if stream.closed or generation != self.log_generation:
                     return
                 self.post_message(LogLines(generation, batch))
-            batch = []
-            self.post_message(LogLines(generation, [], ended=True))
+            self.post_message(LogLines(generation, [], ended=not stream.closed))
         except LogError as exc:
-            self.post_message(LogLines(generation, batch, str(exc)))
+            self.post_message(LogLines(generation, [], str(exc)))
         except Exception as exc:
             from ..main import api_message
-            self.post_message(LogLines(generation, batch, api_message(exc)))
+            if not stream.closed:
+                self.post_message(LogLines(generation, [], api_message(exc)))
+
+    def on_unmount(self) -> None:
+        if self._log_stream is not None:
+            self._log_stream.close()
 
     def on_log_lines(self, message: LogLines) -> None:
         if message.generation != self.log_generation:

@@ -21,6 +21,7 @@ from kvtui.core.field_errors import FieldError, field_errors
 from kvtui.core.vm_templates import VMOptions, vm_manifest
 
 from ..messages import ActionDone
+from ..passthrough import resync_size
 
 
 class YamlEditScreen(Screen[None]):
@@ -129,6 +130,7 @@ class YamlEditScreen(Screen[None]):
         try:
             with self.app.suspend():
                 result = subprocess.run([*shlex.split(editor), path])
+            resync_size(self.app)
             if result.returncode != 0:
                 self.notify(f"{editor} exited with {result.returncode}; the edit was not applied", severity="warning")
                 return

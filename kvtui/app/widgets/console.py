@@ -164,8 +164,8 @@ class SerialConsole(Widget, can_focus=True):
                 self._posted = False
         if take:
             self.feed(take)
-        if more:   # yield to the loop between slices; the rest follows after pending events
-            self.call_later(self._drain)
+        if more:   # a timer (not call_later) truly yields to the loop, so keys and other widgets go first
+            self.set_timer(0.001, self._drain)
 
     def on_serial_console_state_changed(self, message: StateChanged) -> None:
         if message.console is not self or self.detached:
@@ -188,6 +188,11 @@ class SerialConsole(Widget, can_focus=True):
         self._refresh_pending = False
         self.pyte_screen.dirty.clear()
         self.refresh()
+
+    def on_resize(self) -> None:
+        # The guest cannot learn our size over a serial line, but our screen should fill the widget.
+        if self.size.width > 0 and self.size.height > 0:
+            self.pyte_screen.resize(self.size.height, self.size.width)
 
     def _answer_terminal_query(self, data: str) -> None:
         if self.session is not None:

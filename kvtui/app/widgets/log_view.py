@@ -56,9 +56,13 @@ class LogView(ScrollView, can_focus=True):
         else:
             self._rows = None
             self.virtual_size = Size(self._widest, len(self.buffer))
-        if self.follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        if self.follow:   # after the new virtual size is laid out, or the end is the old one
+            self.call_after_refresh(self._to_end)
         self.refresh()
+
+    def _to_end(self) -> None:
+        if self.follow:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
@@ -66,7 +70,7 @@ class LogView(ScrollView, can_focus=True):
         self.follow = new >= self.max_scroll_y
 
     def visible_text(self) -> list[str]:
-        return [self.render_line(y).text.rstrip() for y in range(self.size.height)]
+        return [self.render_line(y).text.rstrip() for y in range(self.scrollable_content_region.height)]
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
