@@ -305,7 +305,9 @@ def test_killing_the_reconciler_midway_makes_no_duplicates(e2e: E2E) -> None:
     pid = e2e.handle.reconciler.daemon.pid()
     assert pid
     os.kill(pid, signal.SIGKILL)
+    e2e.wait("the reconciler to die", lambda: e2e.handle.reconciler.daemon.pid() is None, timeout=10)
     e2e.handle.start(port=0, nodes=1, reconciler=True)
+    assert e2e.handle.reconciler.daemon.pid() not in (None, pid)
     for name in names:
         e2e.wait_running(name)
     time.sleep(3)   # give a duplicate every chance to appear

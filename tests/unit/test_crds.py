@@ -577,7 +577,8 @@ def test_demo_vm_boots_the_demo_kernel_from_the_demo_image() -> None:
     sources = {v["name"]: {k: s for k, s in v.items() if k != "name"} for v in spec["volumes"]}
     assert sources["rootdisk"] == {"containerDisk": {"image": "kvtui/demo:latest"}}
     assert sources["cloudinitdisk"]["cloudInitNoCloud"]["userData"].startswith("#cloud-config\n")
-    assert spec["domain"]["devices"]["interfaces"] == [{"name": "default", "masquerade": {}}]
+    assert spec["domain"]["devices"]["interfaces"] == [{"name": "default", "masquerade": {},
+                                                       "ports": [{"name": "ssh", "port": 22}]}]
     assert spec["networks"] == [{"name": "default", "pod": {}}]
 
 
