@@ -74,3 +74,11 @@ def api(cluster):
     yield api_client
     api_client.close()
     del client
+
+
+@pytest.fixture
+def fresh_cluster(tmp_path) -> Cluster:
+    """A cluster of the test's own, stopped however the test ends."""
+    c = start_cluster(tmp_path)
+    yield c
+    c.handle.stop()

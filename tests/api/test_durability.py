@@ -12,8 +12,8 @@ from kubernetes import client, config
 from .conftest import start_cluster
 
 
-def test_kill_9_during_a_burst_of_creates_loses_no_acknowledged_object(tmp_path):
-    c = start_cluster(tmp_path)
+def test_kill_9_during_a_burst_of_creates_loses_no_acknowledged_object(fresh_cluster):
+    c = fresh_cluster
     acknowledged: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -64,15 +64,17 @@ def test_kill_9_during_a_burst_of_creates_loses_no_acknowledged_object(tmp_path)
 
 def test_state_persists_across_stop_and_start_and_second_start_is_harmless(tmp_path):
     c = start_cluster(tmp_path)
-    c.kubectl("create", "configmap", "kept", "--from-literal=a=b")
-    first = c.handle.status()
-    again = c.handle.start(port=0)
-    assert again.pid == first.pid          # a second start finds the running server
-    c.handle.stop()
-    assert not c.handle.status().running
-    c.handle.start(port=0)
-    assert c.kubectl_json("get", "cm", "kept")["data"] == {"a": "b"}
-    c.handle.stop()
+    try:
+        c.kubectl("create", "configmap", "kept", "--from-literal=a=b")
+        first = c.handle.status()
+        again = c.handle.start(port=0)
+        assert again.pid == first.pid          # a second start finds the running server
+        c.handle.stop()
+        assert not c.handle.status().running
+        c.handle.start(port=0)
+        assert c.kubectl_json("get", "cm", "kept")["data"] == {"a": "b"}
+    finally:
+        c.handle.stop()
 
 
 def test_cli_start_status_kubeconfig_stop(tmp_path):
