@@ -15,12 +15,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from launcher import hypervisor
 from launcher.acceleration import choose_acceleration
+from launcher.kubeapi import ApiError, ApiUnreachable, ConfigError, KubeAPI
 from launcher.lifecycle import Launcher
-from launcher.reporting import ApiUnavailable, ClusterReporter, Reporter, StandaloneReporter, VmiGone
+from launcher.reporting import ClusterReporter, Reporter, StandaloneReporter, VmiGone
 from launcher.settings import LauncherSettings, SettingsError
 
 
@@ -29,22 +28,46 @@ class UsageError(Exception):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m launcher", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--vmi", type=Path, help="run this VirtualMachineInstance (YAML or JSON), no API server")
-    parser.add_argument("--kubeconfig", type=Path, help="reach the API server with this kubeconfig "
-                                                        "(default: in-cluster config)")
-    parser.add_argument("--name", "--vmi-name", dest="name", default=os.environ.get("VMI_NAME"),
-                        help="the VMI's name (default $VMI_NAME)")
-    parser.add_argument("--namespace", default=os.environ.get("POD_NAMESPACE"),
-                        help="the VMI's namespace (default $POD_NAMESPACE)")
-    parser.add_argument("--state-dir", type=Path, help="where the VM's files go (default $KVTUI_STATE_DIR, else "
-                                                       "'state' beside $KVTUI_CONSOLE_LOG, else a new temporary "
-                                                       "directory)")
-    parser.add_argument("--control-port", type=int, help="control endpoint port (default $KVTUI_CONTROL_PORT "
-                                                         "or 8777; 0 picks a free one)")
-    parser.add_argument("--warm-node", action="store_true",
-                        help="fill the node's caches (KVM verdict, QEMU capabilities) and exit")
+    parser = argparse.ArgumentParser(
+        prog="python -m launcher", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--vmi", type=Path, help="run this VirtualMachineInstance (YAML or JSON), no API server"
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        type=Path,
+        help="reach the API server with this kubeconfig (default: in-cluster config)",
+    )
+    parser.add_argument(
+        "--name",
+        "--vmi-name",
+        dest="name",
+        default=os.environ.get("VMI_NAME"),
+        help="the VMI's name (default $VMI_NAME)",
+    )
+    parser.add_argument(
+        "--namespace",
+        default=os.environ.get("POD_NAMESPACE"),
+        help="the VMI's namespace (default $POD_NAMESPACE)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        help="where the VM's files go (default $KVTUI_STATE_DIR, else "
+        "'state' beside $KVTUI_CONSOLE_LOG, else a new temporary "
+        "directory)",
+    )
+    parser.add_argument(
+        "--control-port",
+        type=int,
+        help="control endpoint port (default $KVTUI_CONTROL_PORT or 8777; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--warm-node",
+        action="store_true",
+        help="fill the node's caches (KVM verdict, QEMU capabilities) and exit",
+    )
     return parser.parse_args(argv)
 
 
@@ -58,13 +81,17 @@ def warm_node(settings: LauncherSettings) -> int:
         capabilities = hypervisor.host_capabilities(conn, root, settings.node_dir)
     finally:
         conn.close()
-    print(f"qemu: {len(capabilities.machine_types)} machine types, {len(capabilities.cpu_models)} CPU models, "
-          f"passt {'usable' if capabilities.passt else 'not usable (slirp with monitor port forwards)'}")
+    print(
+        f"qemu: {len(capabilities.machine_types)} machine types, {len(capabilities.cpu_models)} CPU models, "
+        f"passt {'usable' if capabilities.passt else 'not usable (slirp with monitor port forwards)'}"
+    )
     print(f"node caches in {settings.node_dir}")
     return 0
 
 
 def load_vmi_file(path: Path) -> dict[str, Any]:
+    import yaml  # only the standalone path reads YAML; a launcher in a pod never loads it
+
     try:
         vmi = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -82,20 +109,13 @@ def make_reporter(args: argparse.Namespace, settings: LauncherSettings) -> Repor
         return StandaloneReporter(load_vmi_file(args.vmi), settings.state_dir)
     if not args.name or not args.namespace:
         raise UsageError("no VMI: pass --vmi FILE, or set VMI_NAME and POD_NAMESPACE (or --name/--namespace)")
-    from kubernetes import config
-
-    kubeconfig = args.kubeconfig or (None if os.environ.get("KUBERNETES_SERVICE_HOST") else
-                                     os.environ.get("KUBECONFIG"))
-    if kubeconfig:
-        api = config.new_client_from_config(str(kubeconfig))
-    else:
-        try:
-            config.load_incluster_config()
-        except config.ConfigException as exc:
-            raise UsageError(f"not in a pod ({exc}): pass --kubeconfig") from None
-        from kubernetes import client
-
-        api = client.ApiClient()
+    kubeconfig = args.kubeconfig or (
+        None if os.environ.get("KUBERNETES_SERVICE_HOST") else os.environ.get("KUBECONFIG")
+    )
+    try:
+        api = KubeAPI.from_kubeconfig(kubeconfig) if kubeconfig else KubeAPI.from_incluster()
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
     return ClusterReporter(api, args.namespace, args.name, settings.node_name)
 
 
@@ -108,11 +128,20 @@ def main(argv: list[str] | None = None) -> int:
         reporter = make_reporter(args, settings)
         print(f"launcher: state directory {settings.state_dir}", file=sys.stderr)
         return asyncio.run(Launcher(settings, reporter).run())
-    except (UsageError, SettingsError, VmiGone, ApiUnavailable, hypervisor.HypervisorError) as exc:
+    except (
+        UsageError,
+        SettingsError,
+        ConfigError,
+        VmiGone,
+        ApiUnreachable,
+        hypervisor.HypervisorError,
+    ) as exc:
         print(f"launcher: {exc}", file=sys.stderr)
+        return 2
+    except ApiError as exc:  # e.g. 401 or 403 reading the VMI: the Status message says what to fix
+        print(f"launcher: the API server refused: {exc}", file=sys.stderr)
         return 2
 
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -18,22 +18,22 @@ import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TextIO
+from urllib.parse import quote
 
 from launcher.events import Event
+from launcher.kubeapi import ApiError, KubeAPI
 from launcher.status import Observation, now, status_update, without_timestamps
 from launcher.volumes.cloud_init import ObjectNotFound
 
 GROUP, VERSION, PLURAL = "kubevirt.io", "v1", "virtualmachineinstances"
 COMPONENT = "kvtui-launcher"
 _CONFLICT_RETRIES = 8
+_WATCH_SECONDS = 300
+_WATCH_RETRY_DELAY = 2.0
 
 
 class VmiGone(Exception):
     """The VMI no longer exists."""
-
-
-class ApiUnavailable(Exception):
-    """The API server cannot be reached; the message says which and why."""
 
 
 class Reporter(Protocol):
@@ -50,51 +50,57 @@ class Reporter(Protocol):
 
 
 class ClusterReporter:
-    """The VMI `namespace/name` through the Kubernetes API."""
+    """The VMI `namespace/name` through the Kubernetes API.
 
-    def __init__(self, api_client: Any, namespace: str, name: str, node_name: str = "") -> None:
-        from kubernetes import client
+    Status writes patch on the VMI the previous write returned, so a steady launcher costs one
+    request per change; the VMI is read again only when that copy turns out stale (a 409)."""
 
-        self._client = client
-        self._custom = client.CustomObjectsApi(api_client)
-        self._core = client.CoreV1Api(api_client)
+    def __init__(self, api: KubeAPI, namespace: str, name: str, node_name: str = "") -> None:
+        self._api = api
         self.namespace, self.name, self.node_name = namespace, name, node_name
+        self._collection = f"/apis/{GROUP}/{VERSION}/namespaces/{quote(namespace)}/{PLURAL}"
+        self._path = f"{self._collection}/{quote(name)}"
         self._uid = ""
+        self._vmi: dict[str, Any] | None = None  # as of the last read or status write
         self._last_written: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
-    def read_vmi(self) -> dict[str, Any]:
-        import urllib3
-
+    def _fetch(self) -> dict[str, Any]:
         try:
-            vmi = self._custom.get_namespaced_custom_object(GROUP, VERSION, self.namespace, PLURAL, self.name)
-        except self._client.ApiException as exc:
+            vmi = self._api.get(self._path)
+        except ApiError as exc:
             if exc.status == 404:
                 raise VmiGone(f"VirtualMachineInstance {self.namespace}/{self.name} not found") from None
             raise
-        except urllib3.exceptions.HTTPError as exc:
-            host = self._custom.api_client.configuration.host
-            raise ApiUnavailable(f"cannot reach the API server at {host}: {exc}") from None
-        self._uid = vmi.get("metadata", {}).get("uid", "")
+        self._uid = vmi.get("metadata", {}).get("uid", "") or self._uid
+        return vmi
+
+    def read_vmi(self) -> dict[str, Any]:
+        vmi = self._fetch()
+        with self._lock:
+            self._vmi = vmi
         return vmi
 
     def write_status(self, obs: Observation) -> None:
         with self._lock:  # one writer at a time keeps "what was last written" meaningful
             for _ in range(_CONFLICT_RETRIES):
-                try:
-                    vmi = self.read_vmi()
-                except VmiGone:
-                    return
-                update = status_update(obs, vmi.get("status") or {}, now())
+                if self._vmi is None:
+                    try:
+                        self._vmi = self._fetch()
+                    except VmiGone:
+                        return
+                update = status_update(obs, self._vmi.get("status") or {}, now())
                 if self._last_written == without_timestamps(update):
                     return
-                body = {"metadata": {"resourceVersion": vmi["metadata"]["resourceVersion"]}, "status": update}
+                body = {
+                    "metadata": {"resourceVersion": self._vmi["metadata"]["resourceVersion"]},
+                    "status": update,
+                }
                 try:
-                    self._custom.patch_namespaced_custom_object(
-                        GROUP, VERSION, self.namespace, PLURAL, self.name, body,
-                        _content_type="application/merge-patch+json")
-                except self._client.ApiException as exc:
-                    if exc.status == 409:
+                    self._vmi = self._api.patch(self._path, body)
+                except ApiError as exc:
+                    if exc.status == 409:  # someone else wrote since: recompute on the fresh VMI
+                        self._vmi = None
                         continue
                     if exc.status == 404:
                         return
@@ -108,8 +114,13 @@ class ClusterReporter:
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {"name": f"{self.name}.{uuid.uuid4().hex[:16]}", "namespace": self.namespace},
-            "involvedObject": {"apiVersion": f"{GROUP}/{VERSION}", "kind": "VirtualMachineInstance",
-                               "name": self.name, "namespace": self.namespace, "uid": self._uid},
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "VirtualMachineInstance",
+                "name": self.name,
+                "namespace": self.namespace,
+                "uid": self._uid,
+            },
             "type": event.type,
             "reason": event.reason,
             "message": event.message,
@@ -121,35 +132,33 @@ class ClusterReporter:
             "count": 1,
         }
         try:
-            self._core.create_namespaced_event(self.namespace, body)
-        except self._client.ApiException as exc:
+            self._api.post(f"/api/v1/namespaces/{quote(self.namespace)}/events", body)
+        except ApiError as exc:
             # An event is a courtesy; losing one must not stop the VM.
-            print(f"launcher: could not record event {event.reason}: {exc.status} {exc.reason}", file=sys.stderr)
+            print(f"launcher: could not record event {event.reason}: {exc}", file=sys.stderr)
+
+    def _read_object(self, kind: str, name: str) -> dict[str, Any]:
+        try:
+            return self._api.get(f"/api/v1/namespaces/{quote(self.namespace)}/{kind}/{quote(name)}")
+        except ApiError as exc:
+            if exc.status == 404:
+                raise ObjectNotFound(name) from None
+            raise
 
     @property
     def read_secret(self) -> Callable[[str], Mapping[str, bytes]]:
         def read(name: str) -> Mapping[str, bytes]:
-            try:
-                secret = self._core.read_namespaced_secret(name, self.namespace)
-            except self._client.ApiException as exc:
-                if exc.status == 404:
-                    raise ObjectNotFound(name) from None
-                raise
-            return {k: base64.b64decode(v) for k, v in (secret.data or {}).items()}
+            secret = self._read_object("secrets", name)
+            return {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
 
         return read
 
     @property
     def read_config_map(self) -> Callable[[str], Mapping[str, bytes]]:
         def read(name: str) -> Mapping[str, bytes]:
-            try:
-                config_map = self._core.read_namespaced_config_map(name, self.namespace)
-            except self._client.ApiException as exc:
-                if exc.status == 404:
-                    raise ObjectNotFound(name) from None
-                raise
-            data = {k: v.encode() for k, v in (config_map.data or {}).items()}
-            data.update({k: base64.b64decode(v) for k, v in (config_map.binary_data or {}).items()})
+            config_map = self._read_object("configmaps", name)
+            data = {k: v.encode() for k, v in (config_map.get("data") or {}).items()}
+            data.update({k: base64.b64decode(v) for k, v in (config_map.get("binaryData") or {}).items()})
             return data
 
         return read
@@ -160,29 +169,45 @@ class ClusterReporter:
         threading.Thread(target=self._watch, args=(on_deleted,), name="vmi-watch", daemon=True).start()
 
     def _watch(self, on_deleted: Callable[[], None]) -> None:
-        from kubernetes import watch
-
+        # Each watch resumes at the last resourceVersion it saw (bookmarks keep that current), so
+        # the VMI is read again only at the start, after an error, or when that version expired.
+        resource_version = ""
         while True:
             try:
-                vmi = self.read_vmi()
-                if vmi["metadata"].get("deletionTimestamp"):
-                    on_deleted()
-                    return
-                stream = watch.Watch().stream(
-                    self._custom.list_namespaced_custom_object, GROUP, VERSION, self.namespace, PLURAL,
-                    field_selector=f"metadata.name={self.name}",
-                    resource_version=vmi["metadata"]["resourceVersion"], timeout_seconds=300)
-                for change in stream:
-                    obj = change["object"]
-                    if change["type"] == "DELETED" or obj.get("metadata", {}).get("deletionTimestamp"):
+                if not resource_version:
+                    vmi = self._fetch()
+                    if vmi["metadata"].get("deletionTimestamp"):
                         on_deleted()
                         return
+                    resource_version = vmi["metadata"]["resourceVersion"]
+                params = {
+                    "fieldSelector": f"metadata.name={self.name}",
+                    "resourceVersion": resource_version,
+                    "allowWatchBookmarks": True,
+                    "timeoutSeconds": _WATCH_SECONDS,
+                }
+                started = time.monotonic()
+                with self._api.watch(self._collection, params) as events:
+                    for change in events:
+                        metadata = (change.get("object") or {}).get("metadata") or {}
+                        if change["type"] == "DELETED" or metadata.get("deletionTimestamp"):
+                            on_deleted()
+                            return
+                        resource_version = metadata.get("resourceVersion") or resource_version
+                if time.monotonic() - started < 1:  # a server ending watches at once (shutting down)
+                    time.sleep(_WATCH_RETRY_DELAY)
             except VmiGone:
                 on_deleted()
                 return
+            except ApiError as exc:
+                resource_version = ""
+                if exc.status != 410:  # 410: the version was compacted away; read the VMI again now
+                    print(f"launcher: VMI watch failed ({exc}); retrying", file=sys.stderr)
+                    time.sleep(_WATCH_RETRY_DELAY)
             except Exception as exc:  # noqa: BLE001 - the watch must survive API server restarts
+                resource_version = ""
                 print(f"launcher: VMI watch failed ({exc}); retrying", file=sys.stderr)
-                time.sleep(2)
+                time.sleep(_WATCH_RETRY_DELAY)
 
 
 class StandaloneReporter:

@@ -97,15 +97,23 @@ def test_the_launcher_pod_meets_the_pod_security_level_of_its_namespace_and_adds
 
 
 def test_every_launcher_module_that_reaches_the_api_server_is_the_one_the_recording_below_drives():
-    """The recording covers launcher/reporting.py; any other module importing the Kubernetes client
-    (besides the entry point, which only builds the connection) would make calls it does not see."""
-    users = set()
+    """The recording covers launcher/reporting.py; any other module using the launcher's API client
+    (besides the entry point, which only builds the connection) would make calls it does not see.
+    No launcher module imports the Kubernetes client package (or the cluster's code) at all."""
+    users, foreign = set(), set()
     for path in (REPO / "launcher").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("kubernetes", "cluster"):
+            if isinstance(node, ast.Import):
+                imported = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                imported = [node.module or "", *(f"{node.module}.{a.name}" for a in node.names)]
+            else:
+                continue
+            if any(m.split(".")[0] in ("kubernetes", "urllib3", "cluster") for m in imported):
+                foreign.add(str(path.relative_to(REPO)))
+            if "launcher.kubeapi" in imported:
                 users.add(str(path.relative_to(REPO)))
-            if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "kubernetes" for a in node.names):
-                users.add(str(path.relative_to(REPO)))
+    assert foreign == set()
     assert users == {"launcher/reporting.py", "launcher/__main__.py"}
 
 
@@ -113,9 +121,8 @@ def test_every_launcher_module_that_reaches_the_api_server_is_the_one_the_record
 def recorded(tmp_path_factory) -> list[dict]:
     """Every request the launcher's ClusterReporter makes for one VMI, under the launcher's identity:
     read the VMI, write its status, record an event, read a Secret and a ConfigMap, watch for deletion."""
-    from kubernetes import config as k8s_config
-
     from launcher.events import STARTED
+    from launcher.kubeapi import KubeAPI
     from launcher.reporting import ClusterReporter
     from launcher.status import Observation
 
@@ -135,7 +142,7 @@ def recorded(tmp_path_factory) -> list[dict]:
         kubeconfig = tmp / "launcher.kubeconfig"
         pki.write_kubeconfig(kubeconfig, pki.kubeconfig(cluster.url, pki.ensure_credentials(data_dir),
                                                         user="kvtui-launcher", token=token))
-        reporter = ClusterReporter(k8s_config.new_client_from_config(str(kubeconfig)), NAMESPACE, "web", "node-1")
+        reporter = ClusterReporter(KubeAPI.from_kubeconfig(kubeconfig), NAMESPACE, "web", "node-1")
         reporter.read_vmi()
         reporter.write_status(Observation(node_name="node-1"))
         reporter.record_event(STARTED)
