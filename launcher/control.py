@@ -11,20 +11,36 @@
 - `GET /healthz`: 200 while the launcher runs, with the phase.
 
 With `KVTUI_CONTROL_TOKEN` set, every request needs `Authorization: Bearer <token>`.
+
+The health endpoint (`health_server`) is separate: it listens on the pod IP for the node agent's
+startup probe and serves nothing but `GET /readyz[?wait=SECONDS]`, 200 once the domain has started
+and its status is reported, else 503. With `wait` the answer is held until then (at most
+READY_WAIT_LIMIT seconds), so the probe sees the moment the guest starts, not the next period.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
+from functools import partial
 from typing import Any, Protocol
 
-from aiohttp import WSMsgType, web
-
-from launcher.console import SerialConsole
+from launcher.console import ConsoleClient, SerialConsole
+from launcher.httpserver import HttpServer, Request, Response, WebSocket, json_response
 
 HEARTBEAT_SECONDS = 15.0
+MAX_CONSOLE_MESSAGE_BYTES = 1 << 20
 TAKEN_OVER_CLOSE_CODE = 4000
 STOPPED_CLOSE_CODE = 4001
+READY_WAIT_LIMIT = 30.0
+ACTIONS = {
+    "/pause": "pause",
+    "/unpause": "unpause",
+    "/soft-reboot": "soft_reboot",
+    "/reset": "reset",
+    "/shutdown": "shutdown",
+}
 
 
 class ActionRefused(Exception):
@@ -45,85 +61,111 @@ class Controls(Protocol):
     def health(self) -> dict[str, Any]: ...
 
 
-CONTROLS = web.AppKey("controls", Controls)
-TOKEN = web.AppKey("token", str)
+def control_server(controls: Controls, token: str | None = None) -> HttpServer:
+    server = HttpServer(guard=partial(_authenticate, token or ""))
+    server.route("GET", "/healthz", partial(_healthz, controls))
+    server.route("GET", "/guest-info", partial(_guest_info, controls))
+    server.websocket(
+        "/console",
+        partial(_console, controls),
+        admit=partial(_console_available, controls),
+        heartbeat=HEARTBEAT_SECONDS,
+        max_message=MAX_CONSOLE_MESSAGE_BYTES,
+    )
+    for path, action in ACTIONS.items():
+        server.route("POST", path, partial(_act, controls, action))
+    return server
 
 
-def control_app(controls: Controls, token: str | None = None) -> web.Application:
-    app = web.Application(middlewares=[_authenticate])
-    app[CONTROLS] = controls
-    app[TOKEN] = token or ""
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/guest-info", _guest_info)
-    app.router.add_get("/console", _console)
-    for path, action in (("/pause", "pause"), ("/unpause", "unpause"), ("/soft-reboot", "soft_reboot"),
-                         ("/reset", "reset"), ("/shutdown", "shutdown")):
-        app.router.add_post(path, _action(action))
-    return app
+def health_server(started: asyncio.Event) -> HttpServer:
+    server = HttpServer()
+    server.route("GET", "/readyz", partial(_readyz, started))
+    return server
 
 
-@web.middleware
-async def _authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
-    token = request.app[TOKEN]
-    if token:
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return web.json_response({"message": "unauthorized: send the launcher's control token as "
-                                                 "'Authorization: Bearer <token>'"}, status=401)
-    return await handler(request)
-
-
-async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response(request.app[CONTROLS].health())
-
-
-async def _guest_info(request: web.Request) -> web.Response:
-    info = request.app[CONTROLS].guest_info()
-    if info is None:
-        return web.json_response({"message": "the guest has not reported any information yet (the kvtui demo "
-                                             "guest does at boot; other guests need an agent)"}, status=409)
-    return web.json_response(info)
-
-
-def _action(name: str) -> Any:
-    async def handle(request: web.Request) -> web.Response:
-        try:
-            message = await getattr(request.app[CONTROLS], name)()
-        except ActionRefused as exc:
-            return web.json_response({"message": str(exc)}, status=409)
-        return web.json_response({"message": message})
-
-    return handle
-
-
-async def _console(request: web.Request) -> web.StreamResponse:
-    controls = request.app[CONTROLS]
-    readonly = request.query.get("readonly", "") in ("1", "true", "yes")
-    if not controls.console.connected.is_set():
-        return web.json_response({"message": "the serial console is not available: the VM is not running"},
-                                 status=409)
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=1 << 20)
-    await ws.prepare(request)
-    client = controls.console.attach(interactive=not readonly)
-    pump = request.loop.create_task(_pump_output(ws, client))
+async def _readyz(started: asyncio.Event, request: Request) -> Response:
     try:
-        async for message in ws:
-            if message.type == WSMsgType.BINARY:
-                await controls.console.send(client, message.data)
-            elif message.type == WSMsgType.TEXT:
-                await controls.console.send(client, message.data.encode())
+        wait = min(READY_WAIT_LIMIT, max(0.0, float(request.query.get("wait") or 0)))
+    except ValueError:
+        return json_response({"message": f"wait must be a number of seconds, not {request.query['wait']!r}"},
+                             status=400)
+    if not started.is_set() and wait:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(started.wait(), wait)
+    if started.is_set():
+        return json_response({"ready": True})
+    return json_response({"ready": False, "message": "the domain has not started yet"}, status=503)
+
+
+def _authenticate(token: str, request: Request) -> Response | None:
+    if not token:
+        return None
+    given = request.headers.get("Authorization", "")
+    if hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return None
+    return json_response(
+        {"message": "unauthorized: send the launcher's control token as 'Authorization: Bearer <token>'"},
+        status=401,
+    )
+
+
+async def _healthz(controls: Controls, request: Request) -> Response:
+    return json_response(controls.health())
+
+
+async def _guest_info(controls: Controls, request: Request) -> Response:
+    info = controls.guest_info()
+    if info is None:
+        return json_response(
+            {
+                "message": "the guest has not reported any information yet (the kvtui demo "
+                "guest does at boot; other guests need an agent)"
+            },
+            status=409,
+        )
+    return json_response(info)
+
+
+async def _act(controls: Controls, name: str, request: Request) -> Response:
+    try:
+        message = await getattr(controls, name)()
+    except ActionRefused as exc:
+        return json_response({"message": str(exc)}, status=409)
+    return json_response({"message": message})
+
+
+def _console_available(controls: Controls, request: Request) -> Response | None:
+    if controls.console.connected.is_set():
+        return None
+    return json_response(
+        {"message": "the serial console is not available: the VM is not running"}, status=409
+    )
+
+
+async def _console(controls: Controls, request: Request, ws: WebSocket) -> None:
+    readonly = request.query.get("readonly", "") in ("1", "true", "yes")
+    client = controls.console.attach(interactive=not readonly)
+    pump = asyncio.create_task(_pump_output(ws, client), name="console-output")
+    try:
+        while (message := await ws.receive()) is not None:
+            data = message.data if isinstance(message.data, bytes) else message.data.encode()
+            await controls.console.send(client, data)
     finally:
         controls.console.detach(client)
         pump.cancel()
-    return ws
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump
 
 
-async def _pump_output(ws: web.WebSocketResponse, client: Any) -> None:
-    while (data := await client.next_output()) is not None:
-        await ws.send_bytes(data)
-    why = client.closed_because or "closed"
-    if why == "client disconnected":
-        return
-    code = TAKEN_OVER_CLOSE_CODE if "taken over" in why else STOPPED_CLOSE_CODE
-    await ws.send_str(f"kvtui: {why}")
-    await ws.close(code=code, message=why.encode()[:120])
+async def _pump_output(ws: WebSocket, client: ConsoleClient) -> None:
+    try:
+        while (data := await client.next_output()) is not None:
+            await ws.send_bytes(data)
+        why = client.closed_because or "closed"
+        if why == "client disconnected":
+            return
+        code = TAKEN_OVER_CLOSE_CODE if "taken over" in why else STOPPED_CLOSE_CODE
+        await ws.send_str(f"kvtui: {why}")
+        await ws.close(code, why)
+    except ConnectionError:
+        pass  # the client went away; the receiving side notices and detaches it

@@ -26,16 +26,16 @@ from pathlib import Path
 from typing import Any
 
 import libvirt
-from aiohttp import web
 
 from launcher import events, hypervisor, status
 from launcher.acceleration import Acceleration, choose_acceleration
 from launcher.console import SerialConsole
-from launcher.control import ActionRefused, control_app
+from launcher.control import ActionRefused, control_server, health_server
 from launcher.domain import DomainContext, SpecError, domain_xml
 from launcher.domain.errors import as_int, as_mapping, vmi_spec
 from launcher.domain.network import interfaces_and_networks
 from launcher.events import Event
+from launcher.httpserver import HttpServer
 from launcher.reporting import Reporter
 from launcher.settings import LauncherSettings
 from launcher.status import Interface, Observation
@@ -69,6 +69,7 @@ class Launcher:
         self._conn: libvirt.virConnect | None = None
         self._domain: libvirt.virDomain | None = None
         self._stopped = asyncio.Event()
+        self._started = asyncio.Event()   # the domain runs (or waits paused) and the VMI says so
         self._stop_requested = asyncio.Event()
         self._status_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -80,7 +81,8 @@ class Launcher:
         self._loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             self._loop.add_signal_handler(sig, self.request_stop, f"received {signal.Signals(sig).name}")
-        runner = await self._serve_control()
+        control = await self._serve_control()
+        health = await self._serve_health()
         try:
             self.vmi = await asyncio.to_thread(self.reporter.read_vmi)
             if await self._start():
@@ -89,7 +91,9 @@ class Launcher:
             return 0 if status.phase(self.obs) == "Succeeded" else 1
         finally:
             await self._clean_up()
-            await runner.cleanup()
+            await control.close()
+            if health is not None:
+                await health.close(timeout=0.5)
 
     async def _start(self) -> bool:
         """Prepare and start the domain; False (with the VMI failed) when the spec cannot run."""
@@ -128,6 +132,7 @@ class Launcher:
         self.obs = self.obs.but(interfaces=self._interfaces())
         self._record(events.STARTED)
         await self._write_status()
+        self._started.set()
         return True
 
     async def _supervise(self) -> None:
@@ -333,17 +338,20 @@ class Launcher:
 
     # -- the control endpoint ------------------------------------------------------------------------
 
-    async def _serve_control(self) -> web.AppRunner:
-        runner = web.AppRunner(control_app(self, self.settings.control_token), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, self.settings.control_address, self.settings.control_port)
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.control_port = sockets[0].getsockname()[1] if sockets else self.settings.control_port
+    async def _serve_health(self) -> HttpServer | None:
+        if self.settings.health_port is None:
+            return None
+        server = health_server(self._started)
+        port = await server.start("0.0.0.0", self.settings.health_port)
+        print(f"launcher: health endpoint (/readyz) on port {port}", file=sys.stderr)
+        return server
+
+    async def _serve_control(self) -> HttpServer:
+        server = control_server(self, self.settings.control_token)
+        self.control_port = await server.start(self.settings.control_address, self.settings.control_port)
         (self.settings.state_dir / "control.port").write_text(f"{self.control_port}\n")
         print(f"launcher: control endpoint on {self.settings.control_address}:{self.control_port}", file=sys.stderr)
-        return runner
+        return server
 
     def _require(self, *states: str) -> libvirt.virDomain:
         if self._domain is None or self.obs.state not in states:

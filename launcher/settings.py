@@ -4,7 +4,8 @@ and the command line, in one frozen object.
 Environment: VMI_NAME, POD_NAMESPACE, NODE_NAME, POD_IP; KVTUI_FEATURE_GATES (comma list),
 KVTUI_USE_EMULATION, KVTUI_IMAGE_STORE, KVTUI_VMI_DISKS_DIR (persistentVolumeClaim mounts),
 KVTUI_NODE_DIR (node-wide caches: libvirt capabilities, the KVM verdict), KVTUI_STATE_DIR,
-KVTUI_CONSOLE_LOG, KVTUI_CONTROL_ADDRESS, KVTUI_CONTROL_PORT, KVTUI_CONTROL_TOKEN.
+KVTUI_CONSOLE_LOG, KVTUI_CONTROL_ADDRESS, KVTUI_CONTROL_PORT, KVTUI_CONTROL_TOKEN,
+KVTUI_HEALTH_PORT.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class LauncherSettings:
     control_address: str = "127.0.0.1"
     control_port: int = DEFAULT_CONTROL_PORT
     control_token: str | None = None
+    # The pod-IP listener with nothing but GET /readyz, for the node agent's startup probe (the
+    # control endpoint stays on loopback, reached through pods/portforward). None: no listener.
+    health_port: int | None = None
     # How often an unanswered ACPI power-button press is repeated (KubeVirt: 5 s).
     shutdown_retry_seconds: float = 5.0
 
@@ -52,7 +56,9 @@ class LauncherSettings:
                      or tempfile.mkdtemp(prefix="kvtui-launcher-"))
         state = state.absolute()
         state.mkdir(parents=True, exist_ok=True)
-        port = control_port if control_port is not None else _port(env.get("KVTUI_CONTROL_PORT"))
+        port = control_port if control_port is not None else _port(env.get("KVTUI_CONTROL_PORT"),
+                                                                    "KVTUI_CONTROL_PORT", DEFAULT_CONTROL_PORT)
+        health = env.get("KVTUI_HEALTH_PORT")
         return cls(
             state_dir=state,
             node_dir=Path(env.get("KVTUI_NODE_DIR") or _default_node_dir()).absolute(),
@@ -66,6 +72,7 @@ class LauncherSettings:
             control_address=env.get("KVTUI_CONTROL_ADDRESS") or "127.0.0.1",
             control_port=port,
             control_token=env.get("KVTUI_CONTROL_TOKEN") or None,
+            health_port=_port(health, "KVTUI_HEALTH_PORT", 0) if health else None,
         )
 
 
@@ -81,15 +88,15 @@ def _default_node_dir() -> Path:
     return Path(cache) / "kvtui" / "node"
 
 
-def _port(value: str | None) -> int:
+def _port(value: str | None, name: str, default: int) -> int:
     if not value:
-        return DEFAULT_CONTROL_PORT
+        return default
     try:
         port = int(value)
     except ValueError:
-        raise SettingsError(f"KVTUI_CONTROL_PORT must be a port number, not {value!r}") from None
+        raise SettingsError(f"{name} must be a port number, not {value!r}") from None
     if not 0 <= port <= 65535:
-        raise SettingsError(f"KVTUI_CONTROL_PORT must be between 0 and 65535, not {port}")
+        raise SettingsError(f"{name} must be between 0 and 65535, not {port}")
     return port
 
 
