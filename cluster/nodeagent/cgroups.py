@@ -68,9 +68,7 @@ def _create_v1(pod_uid: str, instance: str, memory: int | None, cpu_limit: int |
         made.append(str(memory_dir))
     cpu_dir = CGROUP_ROOT / "cpu" / PARENT / pod_uid / instance
     if (CGROUP_ROOT / "cpu").is_dir() and _make(cpu_dir):
-        # Shares as the kubelet derives them from the request: 1024 per CPU.
-        shares = max(MIN_SHARES, cpu_request * 1024 // 1000) if cpu_request else MIN_SHARES
-        _write(cpu_dir / "cpu.shares", str(shares))
+        _write(cpu_dir / "cpu.shares", str(shares_for(cpu_request or 0)))
         if cpu_limit:
             _write(cpu_dir / "cpu.cfs_period_us", str(CFS_PERIOD_US))
             _write(cpu_dir / "cpu.cfs_quota_us", str(max(1000, cpu_limit * CFS_PERIOD_US // 1000)))
@@ -95,9 +93,38 @@ def _create_v2(pod_uid: str, instance: str, memory: int | None, cpu_limit: int |
     if cpu_limit:
         _write(leaf / "cpu.max", f"{max(1000, cpu_limit * CFS_PERIOD_US // 1000)} {CFS_PERIOD_US}")
     if cpu_request:
-        shares = max(MIN_SHARES, cpu_request * 1024 // 1000)
-        _write(leaf / "cpu.weight", str(max(1, min(10000, 1 + ((shares - 2) * 9999) // 262142))))
+        _write(leaf / "cpu.weight", str(weight_for(shares_for(cpu_request))))
     return [str(leaf)]
+
+
+def shares_for(cpu_milli: int) -> int:
+    """cgroup v1 cpu.shares for a CPU amount, as the kubelet derives them: 1024 per CPU."""
+    return max(MIN_SHARES, cpu_milli * 1024 // 1000)
+
+
+def weight_for(shares: int) -> int:
+    """cgroup v2 cpu.weight for v1 shares (the kubelet's conversion)."""
+    return max(1, min(10000, 1 + ((shares - 2) * 9999) // 262142))
+
+
+def set_pod_cpu(pod_uid: str, cpu_milli: int) -> bool:
+    """Weigh the whole pod against other pods by `cpu_milli` (the kubelet gives the pod cgroup the
+    sum of its containers' CPU requests). False where the host's cgroups do not allow it."""
+    shares = shares_for(cpu_milli)
+    if is_unified():
+        pod_dir = CGROUP_ROOT / PARENT / pod_uid
+        return _make(pod_dir) and _write(pod_dir / "cpu.weight", str(weight_for(shares)))
+    if not (CGROUP_ROOT / "cpu").is_dir():
+        return False
+    pod_dir = CGROUP_ROOT / "cpu" / PARENT / pod_uid
+    return _make(pod_dir) and _write(pod_dir / "cpu.shares", str(shares))
+
+
+def cpu_request_milli(resources: dict) -> int:
+    """A container's CPU request in millicores (its limit when only that is set; 0 when neither)."""
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    value = requests.get("cpu", limits.get("cpu"))
+    return (_quantity(value, 1000) or 0) if value is not None else 0
 
 
 def remove_pod(pod_uid: str) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import network, volumes
+from . import cgroups, network, volumes
 from .apiclient import ApiException, NodeAPI
 from .envvars import ConfigError, PodFacts, container_env, expand, service_env
 from .images import ImageMap, ImageNotLocal
@@ -29,6 +29,11 @@ RETRY_SECONDS = 5.0           # sandbox or volume set-up failed: try again this 
 CONFIG_RETRY_SECONDS = 10.0   # a referenced ConfigMap/Secret key is missing: look again this often
 KILL_WAIT_SECONDS = 10.0      # after SIGKILL, how long to wait for the process to be gone
 FORCE_DELETE_GRACE = 2.0      # the kubelet's minimum grace when a pod vanished from the API
+# A pod annotated with a startup CPU boost weighs this CPU amount against other pods until it is
+# first Ready (or for at most STARTUP_BOOST_SECONDS): a VM's launcher then starts in a second
+# even while many guests boot on the node, and the guest runs at the pod's requested weight.
+STARTUP_BOOST_ANNOTATION = "kvtui.io/startup-cpu-boost"
+STARTUP_BOOST_SECONDS = 120.0
 BACKOFF_RESET = 600.0         # a container that has not crashed for this long starts its back-off anew
 
 
@@ -111,6 +116,9 @@ class PodWorker:
         self._wake = asyncio.Event()
         self._kill_deadline: float | None = None
         self._sigterm_sent = False
+        self._cpu_weight: int | None = None      # millicores last written to the pod's cgroup
+        self._boost_over = False
+        self._boost_timer: asyncio.TimerHandle | None = None
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -220,7 +228,40 @@ class PodWorker:
             self.retry_in(RETRY_SECONDS)
             return False
         self.sandbox_ready = True
+        self._boost_timer = asyncio.get_running_loop().call_later(STARTUP_BOOST_SECONDS, self._end_boost)
+        self._weigh_cpu()
         return True
+
+    # -- CPU weight -----------------------------------------------------------------------
+
+    def _startup_boost_milli(self) -> int:
+        value = ((self.pod.get("metadata") or {}).get("annotations") or {}).get(STARTUP_BOOST_ANNOTATION)
+        if value is None:
+            return 0
+        milli = cgroups.cpu_request_milli({"requests": {"cpu": value}})
+        if milli <= 0:
+            self._announce("", -1, "InvalidStartupCPUBoost", "Warning",
+                           f"annotation {STARTUP_BOOST_ANNOTATION}={value!r} is not a CPU quantity such as "
+                           "'1' or '500m'; the pod starts without a boost")
+        return max(0, milli)
+
+    def _weigh_cpu(self) -> None:
+        """The pod's cgroup weight: the sum of its containers' CPU requests, or the startup boost."""
+        milli = sum(cgroups.cpu_request_milli(c.get("resources") or {}) for c in _containers(self.pod, "containers"))
+        if not self._boost_over:
+            milli = max(milli, self._startup_boost_milli())
+        if milli != self._cpu_weight:
+            self._cpu_weight = milli
+            cgroups.set_pod_cpu(self.uid, milli)
+
+    def _end_boost(self) -> None:
+        if self._boost_timer is not None:
+            self._boost_timer.cancel()
+            self._boost_timer = None
+        if not self._boost_over:
+            self._boost_over = True
+            if self.sandbox_ready and not self.finished:
+                self._weigh_cpu()
 
     @property
     def _host_network(self) -> bool:
@@ -484,6 +525,10 @@ class PodWorker:
     async def _write_status(self, *, init_failed: bool = False, deleting: bool = False) -> None:
         status = self.compute_status(init_failed=init_failed, deleting=deleting)
         self.status = status
+        if not self._boost_over and (status["phase"] != "Pending" and any(
+                c.get("type") == "Ready" and c.get("status") == "True" for c in status["conditions"])
+                or status["phase"] in ("Succeeded", "Failed") or deleting):
+            self._end_boost()
         if status["phase"] in ("Succeeded", "Failed") and self.terminal_phase is None and not deleting:
             self.terminal_phase = status["phase"]
             await self._release_sandbox()

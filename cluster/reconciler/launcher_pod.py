@@ -15,6 +15,18 @@ LAUNCHER_OVERHEAD = 160 * 2**20       # libvirt + QEMU + the launcher itself, be
 CONSOLE_LOG_DIR = "/var/run/kvtui-private"
 CONSOLE_LOG = f"{CONSOLE_LOG_DIR}/console.log"
 CONTROL_PORT = 8777
+HEALTH_PORT = 8778     # on the pod IP, only GET /readyz: the control endpoint itself stays on loopback
+# Until the domain runs, the launcher pod weighs one CPU against other pods (the node agent's
+# startup CPU boost), so a launcher starts within a second or two even while many guests boot;
+# afterwards the pod weighs its requests and the guest competes at the VMI's own CPU request.
+STARTUP_CPU_BOOST = "1"
+STARTUP_BOOST_ANNOTATION = "kvtui.io/startup-cpu-boost"
+# The startup probe waits (long-polls) this long for the domain, so the pod turns Ready the moment
+# the guest runs rather than at the next probe period, without a failed probe every second. After
+# STARTUP_FAILURES attempts (about half an hour) the container is killed and, as the pod never
+# restarts, the VMI fails.
+READY_WAIT_SECONDS = 8
+STARTUP_FAILURES = 200
 DEFAULT_GRACE = 30
 
 
@@ -54,6 +66,7 @@ def launcher_pod_for(vmi: dict, settings: LauncherSettings) -> dict:
     annotations.update({
         "kubevirt.io/domain": name,
         "kubectl.kubernetes.io/default-container": "compute",
+        STARTUP_BOOST_ANNOTATION: STARTUP_CPU_BOOST,
     })
     memory = guest_memory_bytes(vmi) + LAUNCHER_OVERHEAD
     requests = dict(((spec.get("domain") or {}).get("resources") or {}).get("requests") or {})
@@ -74,6 +87,7 @@ def launcher_pod_for(vmi: dict, settings: LauncherSettings) -> dict:
         {"name": "KVTUI_FEATURE_GATES", "value": ",".join(settings.feature_gates)},
         {"name": "KVTUI_USE_EMULATION", "value": "true" if settings.use_emulation else "false"},
         {"name": "KVTUI_CONTROL_PORT", "value": str(CONTROL_PORT)},
+        {"name": "KVTUI_HEALTH_PORT", "value": str(HEALTH_PORT)},
         {"name": "KVTUI_CONSOLE_LOG", "value": CONSOLE_LOG},
         {"name": "KVTUI_GRACE_PERIOD_SECONDS", "value": str(grace + 15)},
     ]
@@ -84,7 +98,13 @@ def launcher_pod_for(vmi: dict, settings: LauncherSettings) -> dict:
         "imagePullPolicy": settings.image_pull_policy,
         "args": ["--vmi-name", name],
         "env": env,
-        "ports": [{"name": "control", "containerPort": CONTROL_PORT, "protocol": "TCP"}],
+        "ports": [{"name": "control", "containerPort": CONTROL_PORT, "protocol": "TCP"},
+                  {"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"}],
+        # Started (and so Ready) once the domain runs: /readyz answers as soon as it does, or 503
+        # after the wait. A startup probe stops once it succeeds: no probe traffic afterwards.
+        "startupProbe": {"httpGet": {"path": f"/readyz?wait={READY_WAIT_SECONDS}", "port": HEALTH_PORT},
+                         "periodSeconds": 1, "timeoutSeconds": READY_WAIT_SECONDS + 2,
+                         "failureThreshold": STARTUP_FAILURES},
         "resources": {"requests": requests, **({"limits": limits} if limits else {})},
         "volumeMounts": [private],
         "securityContext": {"capabilities": {"add": ["NET_BIND_SERVICE"]}},

@@ -32,6 +32,19 @@ def pod_ready(pod: dict) -> bool:
     return False
 
 
+def launcher_started(pod: dict) -> bool:
+    """The hand-over point Scheduling → Scheduled. KubeVirt takes the pod's Ready condition, which
+    there turns True once the launcher serves its command socket, before the domain starts. Here
+    the pod turns Ready once the domain runs (the compute container's readiness probe), so the
+    launcher container running is the equivalent moment."""
+    if pod_ready(pod):
+        return True
+    for entry in (pod.get("status") or {}).get("containerStatuses") or []:
+        if entry.get("name") == "compute" and "running" in (entry.get("state") or {}):
+            return True
+    return False
+
+
 def pod_condition(pod: dict, type_: str) -> dict | None:
     for c in (pod.get("status") or {}).get("conditions") or []:
         if c.get("type") == type_:
@@ -129,7 +142,7 @@ class VMIController:
             else:
                 pod = live[0]
                 self._mirror_scheduling(status, pod)
-                if pod_ready(pod):
+                if launcher_started(pod):
                     node = pod["spec"].get("nodeName", "")
                     set_phase(status, "Scheduled")
                     status["nodeName"] = node
@@ -146,6 +159,10 @@ class VMIController:
                 self.r.recorder.warning(vmi, "Stopped", "The VirtualMachineInstance crashed: its launcher pod is gone.")
             else:
                 pod = live[0]
+                node = pod["spec"].get("nodeName", "")
+                if node:   # the launcher may report Running before this controller saw Scheduled
+                    status.setdefault("nodeName", node)
+                    self._label_node(vmi, path, node)
                 if (pod.get("status") or {}).get("phase") in FINAL:
                     set_phase(status, "Failed")
                     status["reason"] = "LauncherExited"

@@ -290,6 +290,51 @@ def test_readiness_probe_flips_ready(cluster):
     _delete(cluster, "gated")
 
 
+def _pod_cpu_shares(uid: str) -> int | None:
+    path = Path("/sys/fs/cgroup/cpu/kvtui") / uid / "cpu.shares"
+    return int(path.read_text()) if path.exists() else None
+
+
+def test_pod_cgroup_weighs_requests_and_the_startup_boost_until_ready(cluster):
+    if not Path("/sys/fs/cgroup/cpu").is_dir():
+        pytest.skip("no cgroup v1 cpu controller on this host")
+    flag = [{"name": "flags", "mountPath": "/flags"}]
+    resources = {"requests": {"cpu": "250m"}}
+    body = {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "boosted", "annotations": {"kvtui.io/startup-cpu-boost": "2"}},
+            "spec": {"volumes": [{"name": "flags", "emptyDir": {}}], "containers": [
+                _host_container("main", "sleep 1000", volumeMounts=flag, resources=resources,
+                                startupProbe={"exec": {"command": ["test", "-f", "/flags/up"]}, "periodSeconds": 1,
+                                              "failureThreshold": 100}),
+                _host_container("side", "sleep 1000", resources={"requests": {"cpu": "50m"}})]}}
+    cluster.kubectl("create", "-f", "-", input=json.dumps(body))
+    _create(cluster, "plain", {"containers": [_host_container("main", "sleep 1000", resources=resources)]})
+    uid = _phase(cluster, "boosted", "Running")["metadata"]["uid"]
+    plain = _phase(cluster, "plain", "Running")["metadata"]["uid"]
+    # Not started, so not Ready: the pod weighs the boost (2 CPUs) against other pods.
+    assert _pod_cpu_shares(uid) == 2048
+    assert _pod_cpu_shares(plain) == 256        # 250m, as the kubelet derives shares
+    cluster.kubectl("exec", "boosted", "-c", "main", "--", "touch", "/flags/up")
+    _until(lambda: any(c["type"] == "Ready" and c["status"] == "True"
+                       for c in _pod(cluster, "boosted")["status"]["conditions"]), what="boosted pod Ready")
+    # Ready: back to the sum of its requests, 300m.
+    _until(lambda: _pod_cpu_shares(uid) == 307, what="the boost to end")
+    _delete(cluster, "boosted", "plain")
+
+
+def test_an_invalid_startup_boost_is_reported_and_ignored(cluster):
+    body = {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "badboost", "annotations": {"kvtui.io/startup-cpu-boost": "lots"}},
+            "spec": {"containers": [_host_container("main", "sleep 1000")]}}
+    cluster.kubectl("create", "-f", "-", input=json.dumps(body))
+    _phase(cluster, "badboost", "Running")
+    message = _until(lambda: cluster.kubectl(
+        "get", "events", "--field-selector", "involvedObject.name=badboost,reason=InvalidStartupCPUBoost",
+        "-o", "jsonpath={.items[0].message}").stdout, what="the InvalidStartupCPUBoost event")
+    assert "kvtui.io/startup-cpu-boost='lots'" in message and "'500m'" in message
+    _delete(cluster, "badboost")
+
+
 def test_agent_kill_9_and_restart_adopts_running_pods(cluster):
     _create(cluster, "survivor", {"containers": [_host_container("main", "while true; do sleep 0.2; done")]})
     _create(cluster, "casualty", {"restartPolicy": "Never",

@@ -24,7 +24,8 @@ def test_metadata_follows_kubevirt():
     assert meta["labels"] == {"app": "web", "kubevirt.io": "virt-launcher", "kubevirt.io/created-by": "1234",
                               "vm.kubevirt.io/name": "demo", "vmi.kubevirt.io/id": "demo"}
     assert meta["annotations"] == {"note": "x", "kubevirt.io/domain": "demo",
-                                   "kubectl.kubernetes.io/default-container": "compute"}
+                                   "kubectl.kubernetes.io/default-container": "compute",
+                                   "kvtui.io/startup-cpu-boost": "1"}
     assert meta["ownerReferences"] == [{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
                                         "name": "demo", "uid": "1234", "controller": True,
                                         "blockOwnerDeletion": True}]
@@ -46,6 +47,16 @@ def test_resources_grace_and_scheduling():
     env = {e["name"]: e for e in compute["env"]}
     assert env["VMI_NAME"]["value"] == "demo"
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+
+
+def test_the_pod_is_started_once_the_domain_runs():
+    compute = launcher_pod_for(vmi(), LauncherSettings())["spec"]["containers"][0]
+    probe = compute["startupProbe"]
+    assert probe["httpGet"] == {"path": "/readyz?wait=8", "port": 8778}
+    # The long poll answers within the probe's timeout, and a slow start is not killed early.
+    assert probe["timeoutSeconds"] > 8 and probe["periodSeconds"] == 1
+    assert probe["failureThreshold"] * (probe["periodSeconds"] + 8) >= 1800
+    assert "readinessProbe" not in compute and "livenessProbe" not in compute
 
 
 def test_emulation_asks_for_no_kvm_device_and_gates_reach_the_launcher():
