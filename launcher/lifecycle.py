@@ -121,15 +121,16 @@ class Launcher:
             await self._fail_invalid(SpecError("spec.domain", f"libvirt could not start the domain: "
                                                               f"{error.get_error_message()}"))
             return False
+        await asyncio.to_thread(_yield_to_launcher, self.root, self._domain.name())
         # Paused until the console is attached, so not a byte of boot output is missed.
         await self.console.connect()
         await asyncio.to_thread(self._forward_ports, port_forwards)
+        self.obs = self.obs.but(interfaces=self._interfaces())
         if vmi_spec(self.vmi).get("startStrategy") == "Paused":
             self.obs = self.obs.but(state=status.PAUSED, paused_reason="PausedByUser")
         else:
             await asyncio.to_thread(self._domain.resume)
             self.obs = self.obs.but(state=status.RUNNING)
-        self.obs = self.obs.but(interfaces=self._interfaces())
         self._record(events.STARTED)
         await self._write_status()
         self._started.set()
@@ -494,6 +495,23 @@ def _with_translation_cache(xml: str, mib: int) -> str:
         tcg = ET.SubElement(features, "tcg")
     ET.SubElement(tcg, "tb-cache", unit="MiB").text = str(mib)
     return ET.tostring(domain, encoding="unicode")
+
+
+GUEST_NICENESS = 19
+
+
+def _yield_to_launcher(root: Path, domain_name: str) -> None:
+    """Lower QEMU's threads to nice 19. Niceness only weighs processes within one cgroup, so this
+    changes nothing between pods (their CPU requests do): within the launcher pod the launcher's
+    own work (reporting the start, the console, passt's networking) goes before the guest. Without
+    it, a guest booting under TCG starves its launcher of the pod's CPU share while that launcher
+    still has to report the VMI Running. Best effort: a pod without the right keeps the default."""
+    try:
+        pid = int((root / "run" / "qemu" / f"{domain_name}.pid").read_text().strip())
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            os.setpriority(os.PRIO_PROCESS, int(tid), GUEST_NICENESS)
+    except (OSError, ValueError) as exc:
+        print(f"launcher: the guest keeps its CPU priority ({exc})", file=sys.stderr)
 
 
 def _libvirt_root(state_dir: Path) -> Path:
