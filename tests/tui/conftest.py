@@ -67,6 +67,16 @@ async def wait_for(pilot, condition, tries: int = 100) -> None:
     raise AssertionError("condition not reached")
 
 
+async def on_screen(pilot, app, name: str, selector: str) -> None:
+    """Wait until screen `name` is on top and has composed the widget `selector` (a pushed screen
+    is current a frame or two before its children are mounted)."""
+
+    def ready() -> bool:
+        return type(app.screen).__name__ == name and bool(app.screen.query(selector))
+
+    await wait_for(pilot, ready)
+
+
 async def until_listed(pilot, app, *names: str) -> None:
     await wait_for(pilot, lambda: {n for _, n in app._shown} >= set(names))
 

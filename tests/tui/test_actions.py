@@ -11,7 +11,7 @@ import yaml
 from kvtui.core.console_transport import DirectEndpoint
 from kvtui.core.keymap import Settings
 
-from .conftest import VMS, Recorder, create_vm, strategy, until_listed, wait_for
+from .conftest import VMS, Recorder, create_vm, on_screen, strategy, until_listed, wait_for
 from .fake_launcher import FakeLauncher
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("fresh_vms")]
@@ -43,7 +43,7 @@ async def test_stop_and_force_stop_ask_first(make_app, client, key, verb, expect
     async with app.run_test(size=(120, 30), message_hook=heard) as pilot:
         await until_listed(pilot, app, "alpha")
         await pilot.press(key)
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen")
+        await on_screen(pilot, app, "ConfirmScreen", "#question")
         assert str(app.screen.query_one("#question").content) == f"{verb} VM alpha?"
         await pilot.press("y")
         await wait_for(pilot, lambda: heard.done)
@@ -136,7 +136,7 @@ async def test_create_form_creates_the_vm_and_keeps_errors_in_the_form(make_app,
     app = make_app()
     async with app.run_test(size=(120, 40), message_hook=heard) as pilot:
         await pilot.press("c")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "CreateVMScreen")
+        await on_screen(pilot, app, "CreateVMScreen", "#name")
         app.screen.query_one("#name").value = "Bad_Name"
         await pilot.press("ctrl+s")
         assert str(app.screen.query_one("#error").content).startswith('name "Bad_Name" is not valid')
@@ -157,7 +157,7 @@ async def test_yaml_create_shows_validation_errors_at_the_field_and_keeps_the_ed
     app = make_app()
     async with app.run_test(size=(120, 40), message_hook=heard) as pilot:
         await pilot.press("C")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "YamlEditScreen")
+        await on_screen(pilot, app, "YamlEditScreen", "#yaml")
         area = app.screen.query_one("#yaml")
         doc = yaml.safe_load(area.text)
         del doc["spec"]["template"]["spec"]["domain"]["devices"]
@@ -183,7 +183,7 @@ async def test_edit_yaml_in_app_replaces_the_vm(make_app, client):
     async with app.run_test(size=(120, 40), message_hook=heard) as pilot:
         await until_listed(pilot, app, "alpha")
         await pilot.press("e")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "YamlEditScreen")
+        await on_screen(pilot, app, "YamlEditScreen", "#yaml")
         area = app.screen.query_one("#yaml")
         area.text = area.text.replace("runStrategy: Always", "runStrategy: Manual")
         await pilot.press("ctrl+s")

@@ -8,7 +8,7 @@ import pytest
 
 from kvtui.app.main import KvtuiApp
 
-from .conftest import VMS, create_vm, select, until_listed, wait_for
+from .conftest import VMS, create_vm, on_screen, select, until_listed, wait_for
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("fresh_vms")]
 
@@ -110,7 +110,7 @@ async def test_detail_tabs_describe_yaml_events_and_logs(make_app, client):
     async with app.run_test(size=(120, 40)) as pilot:
         await until_listed(pilot, app, "alpha")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "DetailScreen")
+        await on_screen(pilot, app, "DetailScreen", "#overview-text")
         overview = str(app.screen.query_one("#overview-text").content)
         assert "Run strategy:  Always" in overview and "the VM is not running" in overview
         describe = app.screen.query_one("#describe-text").text
@@ -134,7 +134,7 @@ async def test_unreachable_api_server_offers_the_embedded_cluster(tmp_path):
     config.retries = 0
     app = KvtuiApp(Connection(Client(k8s.ApiClient(config))), offer_embedded=False)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "NoClusterScreen")
+        await on_screen(pilot, app, "NoClusterScreen", "#reason")
         assert "cannot reach the API server watching" in str(app.screen.query_one("#reason").content)
         await pilot.click("#quit")
         assert type(app.screen).__name__ == "Screen"
