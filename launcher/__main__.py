@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import launcher.early  # noqa: F401 - before the slow imports below: binds the health port
 from launcher import hypervisor
 from launcher.acceleration import choose_acceleration
 from launcher.kubeapi import ApiError, ApiUnreachable, ConfigError, KubeAPI

@@ -10,6 +10,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -178,9 +179,12 @@ class HttpServer:
         of that (None: never)."""
         self._routes[("GET", path)] = _WebSocketRoute(handler, admit, heartbeat, max_message)
 
-    async def start(self, host: str, port: int) -> int:
-        """Listen on host:port (0 picks a free port); returns the port."""
-        self._server = await asyncio.start_server(self._serve, host, port, limit=_READ_BUFFER)
+    async def start(self, host: str, port: int, sock: socket.socket | None = None) -> int:
+        """Listen on host:port (0 picks a free port), or on `sock`, already listening; returns the port."""
+        if sock is not None:
+            self._server = await asyncio.start_server(self._serve, sock=sock, limit=_READ_BUFFER)
+        else:
+            self._server = await asyncio.start_server(self._serve, host, port, limit=_READ_BUFFER)
         return int(self._server.sockets[0].getsockname()[1])
 
     async def close(self, timeout: float = 5.0) -> None:

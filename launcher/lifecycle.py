@@ -34,6 +34,7 @@ from launcher.control import ActionRefused, control_server, health_server
 from launcher.domain import DomainContext, SpecError, domain_xml
 from launcher.domain.errors import as_int, as_mapping, vmi_spec
 from launcher.domain.network import interfaces_and_networks
+from launcher.early import take_health_socket
 from launcher.events import Event
 from launcher.httpserver import HttpServer
 from launcher.reporting import Reporter
@@ -343,7 +344,8 @@ class Launcher:
         if self.settings.health_port is None:
             return None
         server = health_server(self._started)
-        port = await server.start("0.0.0.0", self.settings.health_port)
+        port = await server.start("0.0.0.0", self.settings.health_port,
+                                  sock=take_health_socket(self.settings.health_port))
         print(f"launcher: health endpoint (/readyz) on port {port}", file=sys.stderr)
         return server
 

@@ -20,6 +20,7 @@ from .images import ImageMap
 from .node import HEARTBEAT_SECONDS, NodeRegistration
 from .podworker import NodeContext, PodWorker
 from .runtime import Instance, PodRuntime, PodSandbox
+from .startup import StartupSlots, default_slots
 from .tls import serving_context
 
 log = logging.getLogger("kvtui.nodeagent")
@@ -40,6 +41,7 @@ class AgentOptions:
     streaming_token_file: Path | None = None
     backoff_initial: float = 10.0
     backoff_max: float = 300.0
+    startup_slots: int | None = None     # pods holding their startup CPU boost at once (None: 4 per CPU)
 
 
 def free_port(host: str) -> int:
@@ -79,7 +81,8 @@ class Agent:
             images=self.images, pool=self.pool, event=EventRecorder(self.api, options.node_name),
             service_host=options.service_host, service_port=self.api.server_port,
             allocatable=registration.allocatable, backoff_initial=options.backoff_initial,
-            backoff_max=options.backoff_max, on_done=self._worker_done)
+            backoff_max=options.backoff_max, on_done=self._worker_done,
+            startup=StartupSlots(options.startup_slots or default_slots()))
         self._start_streaming()
         pods, resource_version = await asyncio.to_thread(self.api.list_pods, options.node_name)
         self._on_list(pods)

@@ -43,9 +43,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--crash-loop-backoff-initial", type=float, default=10.0,
                    help="seconds before the second restart of a crashing container, doubled for each further one")
     p.add_argument("--crash-loop-backoff-max", type=float, default=300.0, help="the longest back-off in seconds")
+    p.add_argument("--startup-boost-slots", type=_positive_int, default=None, metavar="N",
+                   help="how many starting pods hold their startup CPU boost (annotation kvtui.io/startup-cpu-boost) "
+                        "at once, the others waiting their turn (default: 4 per CPU)")
     p.add_argument("--cleanup", action="store_true",
                    help="stop every pod recorded under --root, remove their network namespaces, and exit")
     return p.parse_args(argv)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def host_problems() -> list[str]:
@@ -105,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         pod_cidr=args.pod_cidr, node_ip=args.node_ip, service_host=args.service_host, image_map=args.image_map,
         tls_cert_file=args.tls_cert_file, tls_key_file=args.tls_private_key_file,
         streaming_token_file=args.streaming_token_file, backoff_initial=args.crash_loop_backoff_initial,
-        backoff_max=args.crash_loop_backoff_max)
+        backoff_max=args.crash_loop_backoff_max, startup_slots=args.startup_boost_slots)
 
     async def run() -> None:
         stop = asyncio.Event()

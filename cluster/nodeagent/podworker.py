@@ -21,6 +21,7 @@ from .envvars import ConfigError, PodFacts, container_env, expand, service_env
 from .images import ImageMap, ImageNotLocal
 from .probes import run_probe
 from .runtime import ContainerSpec, Instance, PodRuntime, PodSandbox, describe_exit
+from .startup import StartupSlots, default_slots
 from .status import ContainerView, container_status, go_duration, pod_conditions, pod_phase
 
 log = logging.getLogger("kvtui.nodeagent.pods")
@@ -32,6 +33,7 @@ FORCE_DELETE_GRACE = 2.0      # the kubelet's minimum grace when a pod vanished 
 # A pod annotated with a startup CPU boost weighs this CPU amount against other pods until it is
 # first Ready (or for at most STARTUP_BOOST_SECONDS): a VM's launcher then starts in a second
 # even while many guests boot on the node, and the guest runs at the pod's requested weight.
+# A few pods hold their boost at a time (startup.StartupSlots); the others wait their turn.
 STARTUP_BOOST_ANNOTATION = "kvtui.io/startup-cpu-boost"
 STARTUP_BOOST_SECONDS = 120.0
 BACKOFF_RESET = 600.0         # a container that has not crashed for this long starts its back-off anew
@@ -59,6 +61,7 @@ class NodeContext:
     backoff_initial: float = 10.0
     backoff_max: float = 300.0
     on_done: Callable[[str], None] = lambda uid: None
+    startup: StartupSlots = field(default_factory=lambda: StartupSlots(default_slots()))
     call: Callable[..., Awaitable[Any]] = field(default=asyncio.to_thread)
 
 
@@ -117,7 +120,8 @@ class PodWorker:
         self._kill_deadline: float | None = None
         self._sigterm_sent = False
         self._cpu_weight: int | None = None      # millicores last written to the pod's cgroup
-        self._boost_over = False
+        self._boost_over = False     # Ready (or timed out, finished): the pod weighs its requests alone
+        self._boost_held = False     # it holds one of the node's startup slots
         self._boost_timer: asyncio.TimerHandle | None = None
 
     # -- inputs ---------------------------------------------------------------------------
@@ -228,8 +232,9 @@ class PodWorker:
             self.retry_in(RETRY_SECONDS)
             return False
         self.sandbox_ready = True
-        self._boost_timer = asyncio.get_running_loop().call_later(STARTUP_BOOST_SECONDS, self._end_boost)
         self._weigh_cpu()
+        if not self._boost_over and self._startup_boost_milli() > 0:
+            self.ctx.startup.request(self.uid, self._boost_granted)
         return True
 
     # -- CPU weight -----------------------------------------------------------------------
@@ -245,10 +250,19 @@ class PodWorker:
                            "'1' or '500m'; the pod starts without a boost")
         return max(0, milli)
 
+    def _boost_granted(self) -> None:
+        if self._boost_over or self.finished:
+            self.ctx.startup.release(self.uid)
+            return
+        self._boost_held = True
+        self._boost_timer = asyncio.get_running_loop().call_later(STARTUP_BOOST_SECONDS, self._end_boost)
+        self._weigh_cpu()
+
     def _weigh_cpu(self) -> None:
-        """The pod's cgroup weight: the sum of its containers' CPU requests, or the startup boost."""
+        """The pod's cgroup weight: the sum of its containers' CPU requests, or the startup boost while
+        the pod holds a startup slot."""
         milli = sum(cgroups.cpu_request_milli(c.get("resources") or {}) for c in _containers(self.pod, "containers"))
-        if not self._boost_over:
+        if self._boost_held and not self._boost_over:
             milli = max(milli, self._startup_boost_milli())
         if milli != self._cpu_weight:
             self._cpu_weight = milli
@@ -260,8 +274,10 @@ class PodWorker:
             self._boost_timer = None
         if not self._boost_over:
             self._boost_over = True
-            if self.sandbox_ready and not self.finished:
+            if self._boost_held and self.sandbox_ready and not self.finished:
                 self._weigh_cpu()
+        self._boost_held = False
+        self.ctx.startup.release(self.uid)
 
     @property
     def _host_network(self) -> bool:
@@ -607,6 +623,7 @@ class PodWorker:
 
     async def _forget(self) -> None:
         self.finished = True
+        self._end_boost()
         if self._timer is not None:
             self._timer.cancel()
         await self.ctx.call(network.tear_down_pod_network, self.uid, self.ctx.pool)

@@ -22,11 +22,12 @@ HEALTH_PORT = 8778     # on the pod IP, only GET /readyz: the control endpoint i
 STARTUP_CPU_BOOST = "1"
 STARTUP_BOOST_ANNOTATION = "kvtui.io/startup-cpu-boost"
 # The startup probe waits (long-polls) this long for the domain, so the pod turns Ready the moment
-# the guest runs rather than at the next probe period, without a failed probe every second. After
-# STARTUP_FAILURES attempts (about half an hour) the container is killed and, as the pod never
-# restarts, the VMI fails.
-READY_WAIT_SECONDS = 8
-STARTUP_FAILURES = 200
+# the guest runs rather than at the next probe period, without a failed probe every second (the
+# launcher binds its health port first thing, so a probe waits rather than being refused while the
+# launcher loads). After STARTUP_FAILURES attempts (about half an hour) the container is killed
+# and, as the pod never restarts, the VMI fails.
+READY_WAIT_SECONDS = 25
+STARTUP_FAILURES = 70
 DEFAULT_GRACE = 30
 
 

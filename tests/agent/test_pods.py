@@ -30,7 +30,7 @@ from tests.api.conftest import Cluster
 NEEDS_ROOT = ("the node agent needs root: it creates network namespaces, the kvtui0 bridge and a mount "
               "namespace per container")
 
-AGENT_ARGS = ["--crash-loop-backoff-initial", "1", "--crash-loop-backoff-max", "8"]
+AGENT_ARGS = ["--crash-loop-backoff-initial", "1", "--crash-loop-backoff-max", "8", "--startup-boost-slots", "1"]
 CRI_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) [FP] ")
 
 
@@ -295,31 +295,47 @@ def _pod_cpu_shares(uid: str) -> int | None:
     return int(path.read_text()) if path.exists() else None
 
 
-def test_pod_cgroup_weighs_requests_and_the_startup_boost_until_ready(cluster):
-    if not Path("/sys/fs/cgroup/cpu").is_dir():
-        pytest.skip("no cgroup v1 cpu controller on this host")
+def _boosted_pod(name: str, cpu: str) -> dict:
     flag = [{"name": "flags", "mountPath": "/flags"}]
-    resources = {"requests": {"cpu": "250m"}}
-    body = {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "boosted", "annotations": {"kvtui.io/startup-cpu-boost": "2"}},
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "annotations": {"kvtui.io/startup-cpu-boost": "2"}},
             "spec": {"volumes": [{"name": "flags", "emptyDir": {}}], "containers": [
-                _host_container("main", "sleep 1000", volumeMounts=flag, resources=resources,
+                _host_container("main", "sleep 1000", volumeMounts=flag, resources={"requests": {"cpu": cpu}},
                                 startupProbe={"exec": {"command": ["test", "-f", "/flags/up"]}, "periodSeconds": 1,
                                               "failureThreshold": 100}),
                 _host_container("side", "sleep 1000", resources={"requests": {"cpu": "50m"}})]}}
-    cluster.kubectl("create", "-f", "-", input=json.dumps(body))
-    _create(cluster, "plain", {"containers": [_host_container("main", "sleep 1000", resources=resources)]})
+
+
+def _started(cluster, name: str) -> None:
+    cluster.kubectl("exec", name, "-c", "main", "--", "touch", "/flags/up")
+    _until(lambda: any(c["type"] == "Ready" and c["status"] == "True"
+                       for c in _pod(cluster, name)["status"]["conditions"]), what=f"{name} Ready")
+
+
+def test_pod_cgroup_weighs_requests_and_the_startup_boost_until_ready(cluster):
+    """This agent runs with one startup slot: a second boosted pod waits at its requests' weight
+    until the first is Ready, then holds the boost until it is Ready itself."""
+    if not Path("/sys/fs/cgroup/cpu").is_dir():
+        pytest.skip("no cgroup v1 cpu controller on this host")
+    cluster.kubectl("create", "-f", "-", input=json.dumps(_boosted_pod("boosted", "250m")))
+    _create(cluster, "plain", {"containers": [_host_container("main", "sleep 1000",
+                                                              resources={"requests": {"cpu": "250m"}})]})
     uid = _phase(cluster, "boosted", "Running")["metadata"]["uid"]
     plain = _phase(cluster, "plain", "Running")["metadata"]["uid"]
-    # Not started, so not Ready: the pod weighs the boost (2 CPUs) against other pods.
+    cluster.kubectl("create", "-f", "-", input=json.dumps(_boosted_pod("queued", "100m")))
+    queued = _phase(cluster, "queued", "Running")["metadata"]["uid"]
+    # Not started, so not Ready: the first pod weighs the boost (2 CPUs) against other pods...
     assert _pod_cpu_shares(uid) == 2048
     assert _pod_cpu_shares(plain) == 256        # 250m, as the kubelet derives shares
-    cluster.kubectl("exec", "boosted", "-c", "main", "--", "touch", "/flags/up")
-    _until(lambda: any(c["type"] == "Ready" and c["status"] == "True"
-                       for c in _pod(cluster, "boosted")["status"]["conditions"]), what="boosted pod Ready")
-    # Ready: back to the sum of its requests, 300m.
+    # ... and the second, waiting for the node's one slot, its requests (150m).
+    assert _pod_cpu_shares(queued) == 153
+    _started(cluster, "boosted")
+    # Ready: back to the sum of its requests, 300m; the slot passes to the waiting pod.
     _until(lambda: _pod_cpu_shares(uid) == 307, what="the boost to end")
-    _delete(cluster, "boosted", "plain")
+    _until(lambda: _pod_cpu_shares(queued) == 2048, what="the waiting pod to get the boost")
+    _started(cluster, "queued")
+    _until(lambda: _pod_cpu_shares(queued) == 153, what="the second boost to end")
+    _delete(cluster, "boosted", "plain", "queued")
 
 
 def test_an_invalid_startup_boost_is_reported_and_ignored(cluster):

@@ -69,3 +69,52 @@ def test_a_bad_wait_and_other_paths_are_refused(health):
     assert status == 400 and "wait must be a number of seconds" in body["message"]
     assert health.get("/pause", "POST")[0] == 404
     assert health.get("/console")[0] == 404
+
+
+def test_the_health_port_is_bound_before_the_launcher_has_loaded():
+    """`python -m launcher` binds KVTUI_HEALTH_PORT first thing: a probe that connects while the
+    launcher still loads is queued, not refused, and the health server answers it once it runs."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    with socket.socket() as probe_port:
+        probe_port.bind(("127.0.0.1", 0))
+        port = probe_port.getsockname()[1]
+    script = textwrap.dedent(f"""
+        import asyncio, sys
+        import launcher.early
+        print("bound", flush=True)
+        sys.stdin.readline()             # "the rest of the launcher loads" until the test says go
+        from launcher.control import health_server
+        from launcher.early import take_health_socket
+        assert take_health_socket({port + 1}) is None     # another port: not this socket
+        sock = take_health_socket({port})
+        assert sock is not None and take_health_socket({port}) is None
+        async def main():
+            started = asyncio.Event()
+            started.set()
+            server = health_server(started)
+            assert await server.start("0.0.0.0", {port}, sock=sock) == {port}
+            await asyncio.sleep(5)
+        asyncio.run(main())
+    """)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, cwd=root, env={**os.environ, "KVTUI_HEALTH_PORT": str(port)})
+    try:
+        assert proc.stdout.readline().strip() == "bound"
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        conn.connect()                                   # accepted by the kernel: not refused
+        conn.request("GET", "/readyz")
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        response = conn.getresponse()
+        assert (response.status, json.loads(response.read())) == (200, {"ready": True})
+        conn.close()
+    finally:
+        proc.kill()
+        proc.wait()

@@ -52,10 +52,10 @@ def test_resources_grace_and_scheduling():
 def test_the_pod_is_started_once_the_domain_runs():
     compute = launcher_pod_for(vmi(), LauncherSettings())["spec"]["containers"][0]
     probe = compute["startupProbe"]
-    assert probe["httpGet"] == {"path": "/readyz?wait=8", "port": 8778}
+    assert probe["httpGet"] == {"path": "/readyz?wait=25", "port": 8778}
     # The long poll answers within the probe's timeout, and a slow start is not killed early.
-    assert probe["timeoutSeconds"] > 8 and probe["periodSeconds"] == 1
-    assert probe["failureThreshold"] * (probe["periodSeconds"] + 8) >= 1800
+    assert probe["timeoutSeconds"] > 25 and probe["periodSeconds"] == 1
+    assert probe["failureThreshold"] * (probe["periodSeconds"] + 25) >= 1800
     assert "readinessProbe" not in compute and "livenessProbe" not in compute
 
 

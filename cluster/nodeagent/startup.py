@@ -1,0 +1,70 @@
+"""Startup CPU boost slots: at most N pods of a node hold their startup boost at once.
+
+Starting a VM costs a burst of CPU (the launcher, libvirt, QEMU). When many pods start together and
+all of them weigh the same, they share the CPU evenly and every one of them finishes late. Granting
+the boost to a few at a time, in the order their sandboxes became ready, lets each finish its burst
+quickly and hand the boost on: the first VMs run in seconds and the average wait is shorter, for the
+same total work. A pod waiting for a slot runs meanwhile at the weight of its CPU requests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable
+
+
+SLOTS_PER_CPU = 4
+
+
+def default_slots() -> int:
+    """Four slots per CPU the agent may use. A VM's start keeps its pod busy about a quarter of the
+    time (the rest it waits on the agent, the API server and libvirt's handshakes with QEMU), so
+    fewer slots leave the CPU idle and more share it again; on 2 cores, 40 VMIs started 100 ms
+    apart reach Running with p50 9.7 s at 8 slots, 10.9 s at 6 or 12, 16.0 s at 4, 14.9 s at 16
+    and 19.8 s without slots."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, cpus) * SLOTS_PER_CPU
+
+
+class StartupSlots:
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"startup boost slots must be at least 1, not {capacity}")
+        self.capacity = capacity
+        self._holders: set[str] = set()
+        self._waiting: OrderedDict[str, Callable[[], None]] = OrderedDict()
+
+    @property
+    def holders(self) -> frozenset[str]:
+        return frozenset(self._holders)
+
+    @property
+    def waiting(self) -> tuple[str, ...]:
+        return tuple(self._waiting)
+
+    def request(self, key: str, granted: Callable[[], None]) -> None:
+        """Ask for a slot for `key`; `granted` is called (now, or when a slot frees) once it is held.
+        Asking again while holding or waiting changes nothing."""
+        if key in self._holders or key in self._waiting:
+            return
+        if len(self._holders) < self.capacity:
+            self._holders.add(key)
+            granted()
+        else:
+            self._waiting[key] = granted
+
+    def release(self, key: str) -> None:
+        """`key` no longer needs its slot (it is Ready, finished or gone), or no longer waits for one."""
+        if self._waiting.pop(key, None) is not None:
+            return
+        if key not in self._holders:
+            return
+        self._holders.discard(key)
+        while self._waiting and len(self._holders) < self.capacity:
+            next_key, granted = self._waiting.popitem(last=False)
+            self._holders.add(next_key)
+            granted()
