@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from ..client import APIError, resource_path
 from .launcher_pod import LauncherSettings, launcher_pod_for
@@ -107,13 +108,8 @@ class VMIController:
             if not [p for p in pods if self.r.pods.get(namespace, p["metadata"]["name"])]:
                 self._remove_finalizer(vmi, path)
             return None
-        if VMI_FINALIZER not in (meta.get("finalizers") or []):
-            self.r.client.json_patch(path, [
-                {"op": "test", "path": "/metadata/resourceVersion", "value": meta["resourceVersion"]},
-                {"op": "add", "path": "/metadata/finalizers", "value": [*(meta.get("finalizers") or []),
-                                                                        VMI_FINALIZER]}])
-            return None   # the update comes back through the watch
         status = copy.deepcopy(vmi.get("status") or {})
+        labels: dict[str, str] = {}   # label changes, written with the status
         phase = status.get("phase", "")
         if phase in FINAL:
             self._delete_pods(vmi, [p for p in pods if (p.get("status") or {}).get("phase") not in FINAL])
@@ -130,7 +126,7 @@ class VMIController:
                 self._write_status(vmi, path, status)
                 return None
             if not pods:
-                self._create_pod(vmi)
+                live = [self._create_pod(vmi)]
                 set_phase(status, "Scheduling")
             elif live:
                 set_phase(status, "Scheduling")
@@ -146,7 +142,7 @@ class VMIController:
                     node = pod["spec"].get("nodeName", "")
                     set_phase(status, "Scheduled")
                     status["nodeName"] = node
-                    self._label_node(vmi, path, node)
+                    labels.update(self._node_label(vmi, node))
                 elif (pod.get("status") or {}).get("phase") in FINAL:
                     set_phase(status, "Failed")
                     status["reason"] = "LauncherFailed"
@@ -162,14 +158,14 @@ class VMIController:
                 node = pod["spec"].get("nodeName", "")
                 if node:   # the launcher may report Running before this controller saw Scheduled
                     status.setdefault("nodeName", node)
-                    self._label_node(vmi, path, node)
+                    labels.update(self._node_label(vmi, node))
                 if (pod.get("status") or {}).get("phase") in FINAL:
                     set_phase(status, "Failed")
                     status["reason"] = "LauncherExited"
                     self.r.recorder.warning(vmi, "Stopped", f"The VirtualMachineInstance crashed: launcher pod "
                                             f"{pod['metadata']['name']} ended ({pod['status']['phase']}).")
         self._sync_ready(status, live[0] if live else None)
-        self._write_status(vmi, path, status)
+        self._write_status(vmi, path, status, labels)
         return None
 
     def _mirror_scheduling(self, status: dict, pod: dict) -> None:
@@ -196,7 +192,7 @@ class VMIController:
         else:
             set_condition(status, "Ready", "False", "PodNotReady", "virt-launcher pod is not ready")
 
-    def _create_pod(self, vmi: dict) -> None:
+    def _create_pod(self, vmi: dict) -> dict:
         config = self.r.config()
         settings = LauncherSettings(image=self.r.launcher_image, feature_gates=sorted(config.feature_gates),
                                     use_emulation=config.use_emulation or self.r.use_emulation,
@@ -212,6 +208,7 @@ class VMIController:
             raise
         self.r.expect_pod(vmi["metadata"]["uid"], created)
         self.r.recorder.normal(vmi, "SuccessfulCreate", f"Created virtual machine pod {created['metadata']['name']}")
+        return created
 
     def _ensure_launcher_access(self, namespace: str, service_account: str) -> None:
         """The launcher's ServiceAccount and its RoleBinding to the `kvtui-launcher` ClusterRole, before
@@ -262,18 +259,36 @@ class VMIController:
             if exc.status not in (404, 422):
                 raise
 
-    def _label_node(self, vmi: dict, path: str, node: str) -> None:
-        labels = dict(vmi["metadata"].get("labels") or {})
-        if labels.get("kubevirt.io/nodeName") != node:
-            self.r.client.merge_patch(path, {"metadata": {"labels": {"kubevirt.io/nodeName": node}}})
+    @staticmethod
+    def _node_label(vmi: dict, node: str) -> dict[str, str]:
+        labels = vmi["metadata"].get("labels") or {}
+        return {} if labels.get("kubevirt.io/nodeName") == node else {"kubevirt.io/nodeName": node}
 
-    def _write_status(self, vmi: dict, path: str, status: dict) -> None:
-        if status == (vmi.get("status") or {}):
+    def _write_status(self, vmi: dict, path: str, status: dict, labels: dict[str, str] | None = None) -> None:
+        """One write for all the VMI needs: its status, KubeVirt's finalizer while it is missing, and
+        label changes. The VMI has no status subresource (as in KubeVirt): a merge patch guarded by the
+        resourceVersion, so a launcher's concurrent write is never overwritten."""
+        meta = vmi["metadata"]
+        changes: dict[str, Any] = {}
+        finalizers = meta.get("finalizers") or []
+        if VMI_FINALIZER not in finalizers and not meta.get("deletionTimestamp"):
+            changes["finalizers"] = [*finalizers, VMI_FINALIZER]
+        if labels:
+            changes["labels"] = labels
+        if not changes and _stored(status) == _stored(vmi.get("status") or {}):
             return
-        # The VMI has no status subresource (as in KubeVirt): a merge patch of status, guarded by the
-        # resourceVersion so a launcher's concurrent write is never overwritten.
         patch = dict(status)
         for key in vmi.get("status") or {}:
             patch.setdefault(key, None)
-        self.r.client.merge_patch(path, {"metadata": {"resourceVersion": vmi["metadata"]["resourceVersion"]},
+        self.r.client.merge_patch(path, {"metadata": {"resourceVersion": meta["resourceVersion"], **changes},
                                          "status": patch})
+
+
+def _stored(value: Any) -> Any:
+    """A value as the API server keeps it: null fields are pruned (a condition's `lastProbeTime: null`
+    is never stored), so comparing with them kept would rewrite an unchanged status on every sync."""
+    if isinstance(value, dict):
+        return {k: _stored(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_stored(v) for v in value]
+    return value
