@@ -33,9 +33,11 @@ FORCE_DELETE_GRACE = 2.0      # the kubelet's minimum grace when a pod vanished 
 # A pod annotated with a startup CPU boost weighs this CPU amount against other pods until it is
 # first Ready (or for at most STARTUP_BOOST_SECONDS): a VM's launcher then starts in a second
 # even while many guests boot on the node, and the guest runs at the pod's requested weight.
-# A few pods hold their boost at a time (startup.StartupSlots); the others wait their turn.
+# A few pods start at a time (startup.StartupSlots): the others wait their turn in
+# ContainerCreating, their containers not started yet, and a pod that is slow to get Ready keeps
+# the next ones waiting STARTUP_BOOST_SECONDS at most.
 STARTUP_BOOST_ANNOTATION = "kvtui.io/startup-cpu-boost"
-STARTUP_BOOST_SECONDS = 120.0
+STARTUP_BOOST_SECONDS = 30.0
 BACKOFF_RESET = 600.0         # a container that has not crashed for this long starts its back-off anew
 
 
@@ -122,6 +124,7 @@ class PodWorker:
         self._cpu_weight: int | None = None      # millicores last written to the pod's cgroup
         self._boost_over = False     # Ready (or timed out, finished): the pod weighs its requests alone
         self._boost_held = False     # it holds one of the node's startup slots
+        self._boost_milli = 0        # the annotation's CPU amount, read when the sandbox is ready
         self._boost_timer: asyncio.TimerHandle | None = None
 
     # -- inputs ---------------------------------------------------------------------------
@@ -192,6 +195,9 @@ class PodWorker:
         if not await self._ensure_sandbox():
             await self._write_status()
             return
+        if self._boost_milli > 0 and not self._boost_held and not self._boost_over:
+            await self._write_status()   # waiting for a startup slot, in ContainerCreating
+            return
         init_failed = await self._run_init_containers()
         if not init_failed and self._init_done():
             for container in _containers(self.pod, "containers"):
@@ -233,7 +239,8 @@ class PodWorker:
             return False
         self.sandbox_ready = True
         self._weigh_cpu()
-        if not self._boost_over and self._startup_boost_milli() > 0:
+        self._boost_milli = self._startup_boost_milli()
+        if not self._boost_over and self._boost_milli > 0:
             self.ctx.startup.request(self.uid, self._boost_granted)
         return True
 
@@ -255,18 +262,25 @@ class PodWorker:
             self.ctx.startup.release(self.uid)
             return
         self._boost_held = True
-        self._boost_timer = asyncio.get_running_loop().call_later(STARTUP_BOOST_SECONDS, self._end_boost)
+        self._boost_timer = asyncio.get_running_loop().call_later(STARTUP_BOOST_SECONDS, self._boost_expired)
         self._weigh_cpu()
+        self.kick()   # its containers may start now
 
     def _weigh_cpu(self) -> None:
         """The pod's cgroup weight: the sum of its containers' CPU requests, or the startup boost while
         the pod holds a startup slot."""
         milli = sum(cgroups.cpu_request_milli(c.get("resources") or {}) for c in _containers(self.pod, "containers"))
         if self._boost_held and not self._boost_over:
-            milli = max(milli, self._startup_boost_milli())
+            milli = max(milli, self._boost_milli)
         if milli != self._cpu_weight:
             self._cpu_weight = milli
             cgroups.set_pod_cpu(self.uid, milli)
+
+    def _boost_expired(self) -> None:
+        log.info("pod %s/%s: not Ready after %.0f s: its startup boost ends and its slot passes on",
+                 self.namespace, self.name, STARTUP_BOOST_SECONDS)
+        self._boost_timer = None
+        self._end_boost()
 
     def _end_boost(self) -> None:
         if self._boost_timer is not None:

@@ -1,10 +1,11 @@
-"""Startup CPU boost slots: at most N pods of a node hold their startup boost at once.
+"""Startup slots: at most N pods of a node that ask for a startup CPU boost start at once.
 
 Starting a VM costs a burst of CPU (the launcher, libvirt, QEMU). When many pods start together and
-all of them weigh the same, they share the CPU evenly and every one of them finishes late. Granting
-the boost to a few at a time, in the order their sandboxes became ready, lets each finish its burst
-quickly and hand the boost on: the first VMs run in seconds and the average wait is shorter, for the
-same total work. A pod waiting for a slot runs meanwhile at the weight of its CPU requests.
+all of them weigh the same, they share the CPU evenly and every one of them finishes late. Letting
+a few start at a time, in the order their sandboxes became ready, each with the boost, lets each
+finish its burst quickly and hand the slot on: the first VMs run in seconds and the average wait is
+shorter, for the same total work. A pod waiting for a slot stays in ContainerCreating; a slot is
+held until the pod is Ready, ends, or has held it for the boost's time limit.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from collections.abc import Callable
-
 
 SLOTS_PER_CPU = 4
 

@@ -313,8 +313,8 @@ def _started(cluster, name: str) -> None:
 
 
 def test_pod_cgroup_weighs_requests_and_the_startup_boost_until_ready(cluster):
-    """This agent runs with one startup slot: a second boosted pod waits at its requests' weight
-    until the first is Ready, then holds the boost until it is Ready itself."""
+    """This agent runs with one startup slot: a second boosted pod waits in ContainerCreating until
+    the first is Ready, then starts and holds the boost until it is Ready itself."""
     if not Path("/sys/fs/cgroup/cpu").is_dir():
         pytest.skip("no cgroup v1 cpu controller on this host")
     cluster.kubectl("create", "-f", "-", input=json.dumps(_boosted_pod("boosted", "250m")))
@@ -323,16 +323,22 @@ def test_pod_cgroup_weighs_requests_and_the_startup_boost_until_ready(cluster):
     uid = _phase(cluster, "boosted", "Running")["metadata"]["uid"]
     plain = _phase(cluster, "plain", "Running")["metadata"]["uid"]
     cluster.kubectl("create", "-f", "-", input=json.dumps(_boosted_pod("queued", "100m")))
-    queued = _phase(cluster, "queued", "Running")["metadata"]["uid"]
+    waiting = _until(lambda: [s["state"].get("waiting", {}).get("reason")
+                              for s in (_pod(cluster, "queued").get("status") or {}).get("containerStatuses") or []],
+                     what="the second pod's container statuses")
+    queued = _pod(cluster, "queued")["metadata"]["uid"]
     # Not started, so not Ready: the first pod weighs the boost (2 CPUs) against other pods...
     assert _pod_cpu_shares(uid) == 2048
     assert _pod_cpu_shares(plain) == 256        # 250m, as the kubelet derives shares
-    # ... and the second, waiting for the node's one slot, its requests (150m).
-    assert _pod_cpu_shares(queued) == 153
+    # ... and the second waits for the node's one slot, its containers not started yet.
+    assert waiting == ["ContainerCreating", "ContainerCreating"]
+    time.sleep(1)
+    assert _pod(cluster, "queued")["status"]["phase"] == "Pending" and _pod_cpu_shares(queued) == 153
     _started(cluster, "boosted")
-    # Ready: back to the sum of its requests, 300m; the slot passes to the waiting pod.
+    # Ready: back to the sum of its requests, 300m; the slot passes to the waiting pod, which starts.
     _until(lambda: _pod_cpu_shares(uid) == 307, what="the boost to end")
-    _until(lambda: _pod_cpu_shares(queued) == 2048, what="the waiting pod to get the boost")
+    _phase(cluster, "queued", "Running")
+    assert _pod_cpu_shares(queued) == 2048
     _started(cluster, "queued")
     _until(lambda: _pod_cpu_shares(queued) == 153, what="the second boost to end")
     _delete(cluster, "boosted", "plain", "queued")
