@@ -20,7 +20,6 @@ from pathlib import Path
 
 from launcher.hypervisor import EMULATOR
 from launcher.images.cpio import Initramfs
-from launcher.images.demo import DemoBuildError, find_busybox, find_kernel
 
 KVM_DEVICE = Path("/dev/kvm")
 PROBE_MARKER = "KVTUI-KVM-PROBE-OK"
@@ -91,6 +90,9 @@ def _read_verdict(path: Path) -> dict | None:
 
 def probe_kvm(timeout: float = PROBE_TIMEOUT_SECONDS) -> tuple[bool, str]:
     """Boot a tiny Linux guest under KVM; (True, …) when it reaches userspace in time."""
+    # Here, not at the top: the probe runs once per node, and every launcher imports this module.
+    from launcher.images.demo import DemoBuildError, find_busybox, find_kernel
+
     try:
         kernel, _ = find_kernel()
         busybox = find_busybox()

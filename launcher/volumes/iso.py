@@ -10,14 +10,18 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pycdlib
+if TYPE_CHECKING:
+    import pycdlib
 
 JOLIET_MAX = 64
 
 
 def write_iso(path: Path, label: str, files: Mapping[str, bytes]) -> None:
     """`files` maps paths inside the ISO ("openstack/latest/user_data") to their content."""
+    import pycdlib  # here, not at the top: only VMIs with cloud-init or config disks pay for it
+
     iso = pycdlib.PyCdlib()
     iso.new(interchange_level=3, joliet=3, rock_ridge="1.09", vol_ident=label)
     directories: dict[str, str] = {"": ""}
