@@ -41,7 +41,7 @@ class AgentOptions:
     streaming_token_file: Path | None = None
     backoff_initial: float = 10.0
     backoff_max: float = 300.0
-    startup_slots: int | None = None     # pods holding their startup CPU boost at once (None: 4 per CPU)
+    startup_slots: int | None = None     # pods holding their startup CPU boost at once (None: 3 per CPU)
 
 
 def free_port(host: str) -> int:

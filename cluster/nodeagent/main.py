@@ -45,7 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--crash-loop-backoff-max", type=float, default=300.0, help="the longest back-off in seconds")
     p.add_argument("--startup-boost-slots", type=_positive_int, default=None, metavar="N",
                    help="how many starting pods hold their startup CPU boost (annotation kvtui.io/startup-cpu-boost) "
-                        "at once, the others waiting their turn (default: 4 per CPU)")
+                        "at once, the others waiting their turn (default: 3 per CPU)")
     p.add_argument("--cleanup", action="store_true",
                    help="stop every pod recorded under --root, remove their network namespaces, and exit")
     return p.parse_args(argv)

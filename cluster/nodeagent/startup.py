@@ -14,15 +14,14 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable
 
-SLOTS_PER_CPU = 4
+SLOTS_PER_CPU = 3
 
 
 def default_slots() -> int:
-    """Four slots per CPU the agent may use. A VM's start keeps its pod busy about a quarter of the
-    time (the rest it waits on the agent, the API server and libvirt's handshakes with QEMU), so
-    fewer slots leave the CPU idle and more share it again; on 2 cores, 40 VMIs started 100 ms
-    apart reach Running with p50 9.7 s at 8 slots, 10.9 s at 6 or 12, 16.0 s at 4, 14.9 s at 16
-    and 19.8 s without slots."""
+    """Three slots per CPU the agent may use. A VM's start keeps its pod busy part of the time
+    (the rest it waits on the agent, the API server and libvirt's handshakes with QEMU), so a few
+    starts overlap; on 2 cores, 40 VMIs started 100 ms apart reach Running with p50 9-10 s at 4 or
+    6 slots, 11-15 s at 8 and 12 s at 12, against 20 s when all start at once."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):

@@ -131,6 +131,8 @@ class VMIController:
             elif live:
                 set_phase(status, "Scheduling")
         elif phase == "Scheduling":
+            if not live and self._launcher_pod_listed(vmi):
+                return 0.5   # the pod cache lags behind the VMI cache: look again once it has the pod
             if not live:
                 set_phase(status, "Failed")
                 status["reason"] = "PodNotExists"
@@ -191,6 +193,14 @@ class VMIController:
             set_condition(status, "Ready", "True")
         else:
             set_condition(status, "Ready", "False", "PodNotReady", "virt-launcher pod is not ready")
+
+    def _launcher_pod_listed(self, vmi: dict) -> bool:
+        """Whether the API server has a live launcher pod for the VMI, which the cache may not show
+        yet: a VMI fails for a missing pod only when the pod is really gone."""
+        ns, uid = vmi["metadata"]["namespace"], vmi["metadata"]["uid"]
+        listing = self.r.client.request("GET", resource_path("", "v1", "pods", ns),
+                                        query={"labelSelector": f"kubevirt.io/created-by={uid}"})
+        return any(not p["metadata"].get("deletionTimestamp") for p in listing.get("items") or [])
 
     def _create_pod(self, vmi: dict) -> dict:
         config = self.r.config()

@@ -45,7 +45,7 @@ def test_asking_twice_and_releasing_unknown_keys_change_nothing():
     assert granted == ["a", "b"] and slots.holders == {"b"}
 
 
-def test_capacity_must_be_positive_and_defaults_to_four_per_cpu():
+def test_capacity_must_be_positive_and_defaults_to_three_per_cpu():
     with pytest.raises(ValueError, match="at least 1"):
         StartupSlots(0)
     assert default_slots() >= SLOTS_PER_CPU and default_slots() % SLOTS_PER_CPU == 0

@@ -41,6 +41,12 @@ class Client:
     def __init__(self, vmis: Cache) -> None:
         self.vmis = vmis
         self.writes: list[tuple[str, str, object]] = []
+        self.api_pods: list[dict] = []   # what a LIST of pods answers (the cache may lag behind it)
+
+    def request(self, method: str, path: str, *, query: dict | None = None) -> dict:
+        assert method == "GET" and path == "/api/v1/namespaces/default/pods"
+        assert query == {"labelSelector": "kubevirt.io/created-by=vmi-uid"}
+        return {"items": self.api_pods}
 
     def create(self, path: str, body: dict) -> dict:
         self.writes.append(("create", path, body))
@@ -116,3 +122,21 @@ def test_a_new_vmi_is_scheduled_and_labelled_in_two_writes_and_then_left_alone()
     controller.sync("default", "demo")
     controller.sync("default", "demo")
     assert len(r.client.writes) == writes
+
+
+def test_a_pod_the_cache_does_not_show_yet_does_not_fail_the_vmi():
+    r = Reconciler()
+    controller = VMIController(r)
+    r.vmis.put({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
+                "metadata": {"name": "demo", "namespace": "default", "uid": "vmi-uid", "resourceVersion": "5",
+                             "finalizers": [VMI_FINALIZER]},
+                "spec": {"domain": {"memory": {"guest": "96Mi"}, "devices": {}}},
+                "status": {"phase": "Scheduling"}})
+    r.client.api_pods = [{"metadata": {"name": "virt-launcher-demo-abcde"}}]
+    assert controller.sync("default", "demo") == 0.5      # look again soon; nothing written
+    assert r.client.writes == [] and r.recorder.events == []
+    r.client.api_pods = []                                # really gone: the VMI fails, as KubeVirt's does
+    controller.sync("default", "demo")
+    vmi = r.vmis.get("default", "demo")
+    assert (vmi["status"]["phase"], vmi["status"]["reason"]) == ("Failed", "PodNotExists")
+    assert r.recorder.events == [("FailedCreate", "the launcher pod disappeared before the VMI was scheduled")]
