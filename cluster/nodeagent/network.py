@@ -15,6 +15,12 @@ from pathlib import Path
 
 BRIDGE = "kvtui0"
 BRIDGE_ADDRESS = "10.244.0.1"
+# The bridge's own MAC address, set once ("kvtui" in ASCII, locally administered). A bridge without
+# one takes the lowest of its ports' and changes it whenever a lower one joins or that port leaves.
+# Each change flushes the host's neighbour entries and strands pods that resolved the gateway to the
+# old address: with 40 pods starting at once, the first pods' connections to the API server timed
+# out for tens of seconds.
+BRIDGE_MAC = "02:6b:76:74:75:69"
 CLUSTER_CIDR = ipaddress.ip_network("10.244.0.0/16")
 NETNS_DIR = Path("/run/netns")
 # Addresses are handed out machine-wide (one file per address), since every agent of every embedded
@@ -47,6 +53,8 @@ def ensure_bridge() -> None:
         proc = _ip("link", "add", BRIDGE, "type", "bridge", check=False)
         if proc.returncode != 0 and not Path(f"/sys/class/net/{BRIDGE}").exists():
             raise NetworkError(f"cannot create the pod bridge {BRIDGE}: {proc.stderr.strip()}")
+    if not _has_own_address(BRIDGE):
+        _ip("link", "set", BRIDGE, "address", BRIDGE_MAC)
     # Forwarding off on the bridge: packets from pods are delivered to the host or to other pods, never routed on.
     _write_sysctl(f"/proc/sys/net/ipv4/conf/{BRIDGE}/forwarding", "0")
     _write_sysctl(f"/proc/sys/net/ipv6/conf/{BRIDGE}/forwarding", "0")
@@ -56,6 +64,14 @@ def ensure_bridge() -> None:
         if proc.returncode != 0 and "File exists" not in proc.stderr:
             raise NetworkError(f"cannot give {BRIDGE} the address {BRIDGE_ADDRESS}: {proc.stderr.strip()}")
     _ip("link", "set", BRIDGE, "up")
+
+
+def _has_own_address(device: str) -> bool:
+    """True once the device's MAC address was set explicitly (addr_assign_type 3, NET_ADDR_SET)."""
+    try:
+        return Path(f"/sys/class/net/{device}/addr_assign_type").read_text().strip() == "3"
+    except OSError:
+        return False
 
 
 def netns_name(pod_uid: str) -> str:
