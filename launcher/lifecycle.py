@@ -106,7 +106,9 @@ class Launcher:
                 choose_acceleration, self.settings.node_dir, use_emulation=self.settings.use_emulation)
             self.obs = self.obs.but(emulation_reason=acceleration.reason if acceleration.emulated else "",
                                     emulation_message=acceleration.message if acceleration.emulated else "")
-            self._conn = await asyncio.to_thread(hypervisor.open_embedded, self.root, self.settings.node_dir)
+            self._conn = await asyncio.to_thread(
+                hypervisor.open_embedded, self.root, self.settings.node_dir,
+                short_cpu_readback=acceleration.emulated and not _names_cpu_features(self.vmi))
             capabilities = await asyncio.to_thread(hypervisor.host_capabilities, self._conn, self.root,
                                                    self.settings.node_dir)
             volumes = await asyncio.to_thread(prepare_volumes, self.vmi, self._volume_sources())
@@ -529,3 +531,9 @@ def _libvirt_root(state_dir: Path) -> Path:
         with contextlib.suppress(OSError):
             os.symlink(short, root)  # so the VM's libvirt files are found from the state dir
     return short
+
+
+def _names_cpu_features(vmi: Mapping[str, Any]) -> bool:
+    domain = vmi_spec(vmi).get("domain")
+    cpu = domain.get("cpu") if isinstance(domain, Mapping) else None
+    return bool(cpu.get("features")) if isinstance(cpu, Mapping) else False

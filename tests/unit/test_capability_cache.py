@@ -1,0 +1,46 @@
+"""The node's QEMU capability cache as each launcher's embed root gets it (launcher/hypervisor.py)."""
+
+from __future__ import annotations
+
+import os
+
+from launcher import hypervisor
+
+FLAG = "  <flag name='cpu-unavailable-features'/>\n"
+CACHED = "<qemuCaps>\n  <emulator>/usr/bin/qemu-system-x86_64</emulator>\n" + FLAG + "  <flag name='kvm'/>\n</qemuCaps>\n"
+
+
+def _node(tmp_path):
+    node = tmp_path / "node"
+    capabilities = hypervisor.node_cache_dir(node) / "capabilities"
+    capabilities.mkdir(parents=True)
+    entry = capabilities / "x86.xml"
+    entry.write_text(CACHED)
+    os.utime(entry, (1_700_000_000, 1_700_000_000))
+    return node, entry
+
+
+def test_an_emulated_root_reads_the_guest_cpu_back_the_short_way(tmp_path):
+    node, shared = _node(tmp_path)
+    root = tmp_path / "root"
+    hypervisor.prepare_root(root, node, short_cpu_readback=True)
+    copy = root / "cache" / "qemu" / "capabilities" / "x86.xml"
+    assert copy.read_text() == CACHED.replace(FLAG, "")
+    assert "<flag name='kvm'/>" in copy.read_text()
+    assert copy.stat().st_mtime == shared.stat().st_mtime
+    assert shared.read_text() == CACHED  # the node's copy is never changed
+
+
+def test_the_edited_copy_is_not_published_as_a_newer_probe(tmp_path):
+    node, shared = _node(tmp_path)
+    root = tmp_path / "root"
+    hypervisor.prepare_root(root, node, short_cpu_readback=True)
+    hypervisor.publish_cache(root, node)
+    assert shared.read_text() == CACHED
+
+
+def test_other_roots_get_the_cache_unchanged(tmp_path):
+    node, _shared = _node(tmp_path)
+    root = tmp_path / "root"
+    hypervisor.prepare_root(root, node)
+    assert (root / "cache" / "qemu" / "capabilities" / "x86.xml").read_text() == CACHED
