@@ -111,7 +111,10 @@ class _Console:
             searched = max(start, len(self.output) - len(needle))
             if time.monotonic() > deadline:
                 raise RuntimeError(f"console never showed {needle!r}")
-            opcode, data = self.ws.recv_data()
+            try:
+                opcode, data = self.ws.recv_data()
+            except websocket.WebSocketTimeoutException:
+                continue  # a quiet stretch (the kernel decompressing): the deadline decides
             if opcode == websocket.ABNF.OPCODE_BINARY:
                 self.output += data
 
