@@ -196,7 +196,9 @@ class Console:
     def __init__(self, port: int, *, readonly: bool = False, token: str | None = None) -> None:
         url = f"ws://127.0.0.1:{port}/console" + ("?readonly=1" if readonly else "")
         headers = [f"Authorization: Bearer {token}"] if token else []
-        self.ws = websocket.create_connection(url, timeout=0.2, header=headers)
+        # The handshake may wait while the launcher is busy starting the domain; reads then poll.
+        self.ws = websocket.create_connection(url, timeout=10, header=headers)
+        self.ws.settimeout(0.2)
         self.output = bytearray()
         self.texts: list[str] = []
         self.close_code: int | None = None
