@@ -22,7 +22,17 @@ __all__ = ["ApiException", "NodeAPI"]
 
 
 def _json(response: Any) -> dict:
-    return json.loads(response.data or b"{}")
+    return json.loads(_done(response) or b"{}")
+
+
+def _done(response: Any) -> bytes:
+    """Read the body and hand the connection back to the pool. A response asked for with
+    `_preload_content=False` keeps its connection until then: one left unread costs the next call a
+    new connection and TLS handshake."""
+    try:
+        return response.data
+    finally:
+        response.release_conn()
 
 
 class NodeAPI:
@@ -81,9 +91,9 @@ class NodeAPI:
 
     def delete_pod_now(self, namespace: str, name: str, uid: str) -> None:
         """The kubelet's last word on a pod: remove it with grace 0, but only the pod we ran."""
-        self.core.delete_namespaced_pod(name, namespace, body={"gracePeriodSeconds": 0,
-                                                               "preconditions": {"uid": uid}},
-                                        _preload_content=False)
+        _done(self.core.delete_namespaced_pod(name, namespace, body={"gracePeriodSeconds": 0,
+                                                                     "preconditions": {"uid": uid}},
+                                              _preload_content=False))
 
     # -- what pods refer to ----------------------------------------------------------------
 
@@ -115,10 +125,11 @@ class NodeAPI:
         return (_json(response).get("status") or {}).get("token")
 
     def create_event(self, namespace: str, event: dict) -> None:
-        self.core.create_namespaced_event(namespace, event, _preload_content=False)
+        _done(self.core.create_namespaced_event(namespace, event, _preload_content=False))
 
     def patch_event(self, namespace: str, name: str, patch: dict) -> None:
-        self.core.patch_namespaced_event(name, namespace, patch, _content_type=MERGE_PATCH, _preload_content=False)
+        _done(self.core.patch_namespaced_event(name, namespace, patch, _content_type=MERGE_PATCH,
+                                               _preload_content=False))
 
     # -- the node --------------------------------------------------------------------------
 
@@ -143,12 +154,12 @@ class NodeAPI:
     def renew_lease(self, namespace: str, lease: dict) -> None:
         name = lease["metadata"]["name"]
         try:
-            self.coordination.patch_namespaced_lease(name, namespace, {"spec": lease["spec"]},
-                                                     _content_type=MERGE_PATCH, _preload_content=False)
+            _done(self.coordination.patch_namespaced_lease(name, namespace, {"spec": lease["spec"]},
+                                                           _content_type=MERGE_PATCH, _preload_content=False))
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            self.coordination.create_namespaced_lease(namespace, lease, _preload_content=False)
+            _done(self.coordination.create_namespaced_lease(namespace, lease, _preload_content=False))
 
     def close(self) -> None:
         self.client.close()
