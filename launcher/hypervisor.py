@@ -27,7 +27,9 @@ base image; and the console broker re-attached to the target's serial socket.
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import shutil
 import threading
 import uuid
@@ -166,7 +168,62 @@ def open_embedded(root: Path, node_dir: Path, *, short_cpu_readback: bool = Fals
 
 
 def host_capabilities(conn: libvirt.virConnect, root: Path, node_dir: Path) -> HostCapabilities:
-    """Machine types and CPU models QEMU offers, and whether libvirt can use passt."""
+    """Machine types and CPU models QEMU offers, and whether libvirt can use passt: from the node's
+    copy when it was made for the same QEMU, libvirt, kernel and capability cache, else from libvirt
+    (and then kept for the node's next launchers).
+
+    Asking libvirt costs each launcher about 60 ms of CPU even with a warm capability cache (it
+    loads every installed QEMU's capabilities to describe the host, then formats them as XML),
+    a third of what a launcher spends to start its guest."""
+    cached = _read_host_capabilities(node_dir)
+    if cached is not None:
+        return cached
+    found = _ask_host_capabilities(conn, root, node_dir)
+    _write_host_capabilities(node_dir, found)
+    return found
+
+
+def _host_capabilities_file(node_dir: Path) -> Path:
+    return node_dir / "host-capabilities.json"
+
+
+def _host_capabilities_key(node_dir: Path) -> dict:
+    """What the answer depends on; a different key means ask libvirt again. The node's capability
+    cache entries are rewritten whenever libvirt probes QEMU anew (new QEMU, libvirt, kernel)."""
+    def stamp(path: Path) -> list[int]:
+        st = path.stat()
+        return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+    capabilities = node_cache_dir(node_dir) / "capabilities"
+    entries = sorted(capabilities.glob("*.xml")) if capabilities.is_dir() else []
+    return {"libvirt": libvirt.getVersion(), "kernel": platform.release(), "emulator": stamp(Path(EMULATOR)),
+            "passt": shutil.which("passt") or "", "cache": {e.name: stamp(e) for e in entries}}
+
+
+def _read_host_capabilities(node_dir: Path) -> HostCapabilities | None:
+    try:
+        saved = json.loads(_host_capabilities_file(node_dir).read_text())
+        if not saved["key"]["cache"] or saved["key"] != json.loads(json.dumps(_host_capabilities_key(node_dir))):
+            return None
+        return HostCapabilities(frozenset(saved["machine_types"]), frozenset(saved["cpu_models"]),
+                                bool(saved["passt"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_host_capabilities(node_dir: Path, found: HostCapabilities) -> None:
+    target = _host_capabilities_file(node_dir)
+    try:
+        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
+        temporary.write_text(json.dumps({"key": _host_capabilities_key(node_dir),
+                                         "machine_types": sorted(found.machine_types),
+                                         "cpu_models": sorted(found.cpu_models), "passt": found.passt}))
+        os.replace(temporary, target)
+    except OSError:
+        pass  # a read-only node directory: every launcher asks libvirt
+
+
+def _ask_host_capabilities(conn: libvirt.virConnect, root: Path, node_dir: Path) -> HostCapabilities:
     capabilities = ET.fromstring(conn.getCapabilities())  # the slow call on a cold cache
     publish_cache(root, node_dir)
     machines: set[str] = set()

@@ -44,3 +44,39 @@ def test_other_roots_get_the_cache_unchanged(tmp_path):
     root = tmp_path / "root"
     hypervisor.prepare_root(root, node)
     assert (root / "cache" / "qemu" / "capabilities" / "x86.xml").read_text() == CACHED
+
+
+class _NoLibvirt:
+    """A connection that must not be used: the node's copy of the answer has to do."""
+
+    def __getattr__(self, name):
+        raise AssertionError(f"libvirt was asked ({name}) although the node's answer is current")
+
+
+def _answer():
+    return hypervisor.HostCapabilities(frozenset({"pc", "pc-q35-7.2"}), frozenset({"Nehalem-IBRS"}), False)
+
+
+def test_host_capabilities_come_from_the_node_while_its_cache_is_unchanged(tmp_path):
+    node, _entry = _node(tmp_path)
+    hypervisor._write_host_capabilities(node, _answer())
+    assert hypervisor.host_capabilities(_NoLibvirt(), tmp_path / "root", node) == _answer()
+
+
+def test_a_new_probe_or_another_libvirt_means_asking_again(tmp_path):
+    node, entry = _node(tmp_path)
+    hypervisor._write_host_capabilities(node, _answer())
+    os.utime(entry, (1_800_000_000, 1_800_000_000))  # libvirt probed QEMU anew
+    assert hypervisor._read_host_capabilities(node) is None
+    hypervisor._write_host_capabilities(node, _answer())
+    saved = hypervisor._host_capabilities_file(node)
+    data = saved.read_text().replace('"libvirt": ', '"libvirt": 1')  # written by another libvirt version
+    saved.write_text(data)
+    assert hypervisor._read_host_capabilities(node) is None
+
+
+def test_no_answer_is_kept_for_a_node_without_a_capability_cache(tmp_path):
+    node = tmp_path / "node"
+    node.mkdir()
+    hypervisor._write_host_capabilities(node, _answer())
+    assert hypervisor._read_host_capabilities(node) is None
