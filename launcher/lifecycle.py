@@ -34,7 +34,6 @@ from launcher.control import ActionRefused, control_server, health_server
 from launcher.domain import DomainContext, SpecError, domain_xml
 from launcher.domain.errors import as_int, as_mapping, vmi_spec
 from launcher.domain.network import interfaces_and_networks
-from launcher.early import take_health_socket
 from launcher.events import Event
 from launcher.httpserver import HttpServer
 from launcher.reporting import Reporter
@@ -128,6 +127,9 @@ class Launcher:
                                                               f"{error.get_error_message()}"))
             return False
         await asyncio.to_thread(_yield_to_launcher, self.root, self._domain.name())
+        # libvirt probes QEMU anew when the node's capability cache no longer fits it (a QEMU or libvirt
+        # upgrade): the next launchers need not.
+        await asyncio.to_thread(hypervisor.publish_cache, self.root, self.settings.node_dir)
         # Paused until the console is attached, so not a byte of boot output is missed.
         await self.console.connect()
         await asyncio.to_thread(self._forward_ports, port_forwards)
@@ -348,6 +350,10 @@ class Launcher:
     async def _serve_health(self) -> HttpServer | None:
         if self.settings.health_port is None:
             return None
+        # Imported here, not at the top: a fork server preloads this module for launchers it has yet
+        # to start, and `early` binds the health port of the pod that imports it first.
+        from launcher.early import take_health_socket
+
         server = health_server(self._started)
         port = await server.start("0.0.0.0", self.settings.health_port,
                                   sock=take_health_socket(self.settings.health_port))

@@ -16,10 +16,11 @@ from pathlib import Path
 from . import network
 from .apiclient import ApiException, NodeAPI
 from .events import EventRecorder
+from .forkserver import ForkServer
 from .images import ImageMap
 from .node import HEARTBEAT_SECONDS, NodeRegistration
 from .podworker import NodeContext, PodWorker
-from .runtime import Instance, PodRuntime, PodSandbox
+from .runtime import SHIM, Instance, PodRuntime, PodSandbox
 from .startup import StartupSlots, default_slots
 from .tls import serving_context
 
@@ -42,6 +43,7 @@ class AgentOptions:
     backoff_initial: float = 10.0
     backoff_max: float = 300.0
     startup_slots: int | None = None     # pods holding their startup CPU boost at once (None: 3 per CPU)
+    fork_server: bool = True             # start container monitors (and preloaded Python containers) by fork
 
 
 def free_port(host: str) -> int:
@@ -61,6 +63,12 @@ class Agent:
         self.pool = network.AddressPool(options.pod_cidr)
         self.port = options.port
         self.ctx: NodeContext | None = None
+        self.fork_server: ForkServer | None = None
+        if options.fork_server:
+            preload, modules, paths = self.images.fork_server_modules()
+            self.fork_server = ForkServer(SHIM, options.root / "fork-server.sock", options.root / "fork-server.log",
+                                          preload, modules, paths)
+            self.runtime.fork_server = self.fork_server
         self._adopted: dict[str, PodSandbox] = {}
         self._tasks: list[asyncio.Task] = []
 
@@ -69,6 +77,8 @@ class Agent:
     async def run(self, stop: asyncio.Event) -> None:
         options = self.options
         loop = asyncio.get_running_loop()
+        if self.fork_server is not None:  # imports in the background; monitors start without it meanwhile
+            threading.Thread(target=self.fork_server.start, name="fork-server", daemon=True).start()
         await asyncio.to_thread(network.ensure_bridge)
         self._adopted = {s.uid: s for s in self.runtime.adopt()}
         if not self.port:
@@ -103,6 +113,8 @@ class Agent:
         self.stopping.set()
         for task in self._tasks:
             task.cancel()
+        if self.fork_server is not None:
+            self.fork_server.stop()
         self.api.close()
 
     def _start_streaming(self) -> None:

@@ -6,9 +6,12 @@ A YAML file (`--image-map FILE`) lists entries tried in order before the built-i
       - image: "kvtui/launcher:*"            # fnmatch pattern on the image reference
         entrypoint: ["{python}", "-m", "launcher"]   # the program; the container's args follow it
         env: {PYTHONPATH: "{repo}"}
+        preload: launcher.preload            # optional, with an entrypoint "{python} -m MODULE" only
       - image: "local/host"                  # no entrypoint: the container's command and args as given
 
-`{python}` is this interpreter and `{repo}` the directory holding the kvtui sources.
+`{python}` is this interpreter and `{repo}` the directory holding the kvtui sources. `preload` names a
+module the node's fork server imports once (with PYTHONPATH from `env`), so that a container running
+the entry point's module starts from those imports instead of a new interpreter (see shim.py).
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+_LAUNCHER = {"entrypoint": ["{python}", "-m", "launcher"], "env": {"PYTHONPATH": "{repo}"},
+             "preload": "launcher.preload"}
 BUILT_IN: list[dict] = [
-    {"image": "kvtui/launcher", "entrypoint": ["{python}", "-m", "launcher"], "env": {"PYTHONPATH": "{repo}"}},
-    {"image": "kvtui/launcher:*", "entrypoint": ["{python}", "-m", "launcher"], "env": {"PYTHONPATH": "{repo}"}},
+    {"image": "kvtui/launcher", **_LAUNCHER},
+    {"image": "kvtui/launcher:*", **_LAUNCHER},
     {"image": "local/host"},
     {"image": "local/host:*"},
 ]
@@ -54,6 +59,13 @@ class LocalImage:
         if self.entrypoint is not None:
             return [*self.entrypoint, *(args or [])]
         return [*(args or [])]
+
+
+def _python_module(entrypoint: object) -> str | None:
+    """MODULE when the entrypoint is ["{python}", "-m", MODULE]."""
+    if isinstance(entrypoint, list) and len(entrypoint) == 3 and entrypoint[:2] == ["{python}", "-m"]:
+        return entrypoint[2] if isinstance(entrypoint[2], str) else None
+    return None
 
 
 def _expand(text: str) -> str:
@@ -86,7 +98,31 @@ class ImageMap:
                 raise ImageMapError(f"{path}: images[{index}].entrypoint must be a non-empty list of strings")
             if not isinstance(entry.get("env") or {}, dict):
                 raise ImageMapError(f"{path}: images[{index}].env must be a mapping of names to values")
+            preload = entry.get("preload")
+            if preload is not None:
+                if not isinstance(preload, str) or not preload:
+                    raise ImageMapError(f"{path}: images[{index}].preload must be a module name (a string)")
+                if _python_module(entrypoint) is None:
+                    raise ImageMapError(f'{path}: images[{index}].preload needs an entrypoint of the form '
+                                        f'["{{python}}", "-m", MODULE]; remove preload or change the entrypoint')
         return entries
+
+    def fork_server_modules(self) -> tuple[list[str], list[str], list[str]]:
+        """What the fork server needs: (modules to preload, entry-point modules to run in-process,
+        directories for sys.path), from the entries that name `preload`."""
+        preload: list[str] = []
+        modules: list[str] = []
+        paths: list[str] = []
+        for entry in self.entries:
+            module = _python_module(entry.get("entrypoint"))
+            if not entry.get("preload") or module is None:
+                continue
+            for value, into in ((entry["preload"], preload), (module, modules)):
+                if value not in into:
+                    into.append(value)
+            python_path = _expand(str((entry.get("env") or {}).get("PYTHONPATH", "")))
+            paths += [p for p in python_path.split(":") if p and p not in paths]
+        return preload, modules, paths
 
     def resolve(self, image: str) -> LocalImage:
         for entry in self.entries:

@@ -46,6 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--startup-boost-slots", type=_positive_int, default=None, metavar="N",
                    help="how many starting pods hold their startup CPU boost (annotation kvtui.io/startup-cpu-boost) "
                         "at once, the others waiting their turn (default: 3 per CPU)")
+    p.add_argument("--no-fork-server", dest="fork_server", action="store_false",
+                   help="start every container's monitor as a new process, and Python containers (the launcher) "
+                        "as new interpreters, instead of forking them from a fork server that has their imports done")
     p.add_argument("--cleanup", action="store_true",
                    help="stop every pod recorded under --root, remove their network namespaces, and exit")
     return p.parse_args(argv)
@@ -118,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         pod_cidr=args.pod_cidr, node_ip=args.node_ip, service_host=args.service_host, image_map=args.image_map,
         tls_cert_file=args.tls_cert_file, tls_key_file=args.tls_private_key_file,
         streaming_token_file=args.streaming_token_file, backoff_initial=args.crash_loop_backoff_initial,
-        backoff_max=args.crash_loop_backoff_max, startup_slots=args.startup_boost_slots)
+        backoff_max=args.crash_loop_backoff_max, startup_slots=args.startup_boost_slots,
+        fork_server=args.fork_server)
 
     async def run() -> None:
         stop = asyncio.Event()

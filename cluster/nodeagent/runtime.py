@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import cgroups
+from .forkserver import ForkServer
 from .network import NETNS_DIR
 
 log = logging.getLogger("kvtui.nodeagent.runtime")
@@ -211,6 +212,7 @@ class PodRuntime:
         self.pods: dict[str, PodSandbox] = {}
         self.on_exit: ExitListener = on_exit or (lambda sandbox, instance: None)
         self.status_lookup: StatusLookup = status_lookup or (lambda uid, container: None)
+        self.fork_server: ForkServer | None = None   # set by the agent; None: every monitor is a new process
         self._children: dict[int, subprocess.Popen] = {}
 
     # -- the streaming server's entry point --------------------------------------------
@@ -262,13 +264,8 @@ class PodRuntime:
         }
         _write_json(instance.path("spec.json"), shim_spec)
         runs.append(instance)
-        with open(directory / "shim.log", "ab") as shim_log:
-            proc = subprocess.Popen([sys.executable, "-I", "-S", str(SHIM), str(instance.path("spec.json"))],
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=shim_log,
-                                    start_new_session=True, close_fds=True, cwd="/")
-        assert proc.stdout is not None
-        line = await asyncio.to_thread(proc.stdout.readline)
-        proc.stdout.close()
+        monitor_pid, line = await asyncio.to_thread(self._start_monitor, instance.path("spec.json"),
+                                                    directory / "shim.log")
         try:
             report = json.loads(line or b"{}")
         except ValueError:
@@ -278,9 +275,26 @@ class PodRuntime:
         else:
             instance.exit = _read_json(instance.path("exit.json")) or self._lost(
                 instance, "the container monitor failed; see " + str(directory / "shim.log"))
-        self._children[proc.pid] = proc
-        self._watch(sandbox, instance, proc.pid)
+        self._watch(sandbox, instance, monitor_pid)
         return instance
+
+    def _start_monitor(self, spec: Path, shim_log: Path) -> tuple[int, bytes]:
+        """Start the shim for one container instance, forked by the fork server when it can, else as
+        a new process; (its pid, the line it reports the start with)."""
+        forked = self.fork_server.spawn(spec, shim_log) if self.fork_server is not None else None
+        if forked is not None:
+            pid, report_fd = forked
+            with os.fdopen(report_fd, "rb") as report:
+                return pid, report.readline()
+        with open(shim_log, "ab") as log_file:
+            proc = subprocess.Popen([sys.executable, "-I", "-S", str(SHIM), str(spec)],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log_file,
+                                    start_new_session=True, close_fds=True, cwd="/")
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        proc.stdout.close()
+        self._children[proc.pid] = proc
+        return proc.pid, line
 
     def signal(self, instance: Instance, sig: int) -> None:
         """Signal the container's whole process group (the container process leads its own session)."""

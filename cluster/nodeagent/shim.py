@@ -7,6 +7,10 @@ running — and their exit codes are still captured — while the agent restarts
 
 Run as `python -I -S shim.py SPEC.json`; it imports only the standard library on purpose (fast to
 start, nothing to go wrong). The spec is written by `runtime.py`; see `ContainerSpec` there.
+
+`python -I shim.py --fork-server SOCKET [--preload MODULE] [--module NAME] [--path DIR]` is the node's
+fork server instead: it imports the preloaded modules once, then forks a monitor for each container
+the agent asks for (see "the fork server" below).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import select
 import signal
 import socket
+import struct
 import sys
 import time
 
@@ -138,8 +143,9 @@ class Sandbox:
             self.owned.append(os.path.realpath(target))
 
 
-def enter_container(spec: dict) -> None:
-    """Turn this (forked) process into the container process; raises on any failure."""
+def enter_container(spec: dict) -> str | None:
+    """Turn this (forked) process into the container process; raises on any failure. Returns only
+    for a container a fork server runs in-process: the module to run."""
     os.setsid()
     for path in spec.get("cgroups") or []:
         try:
@@ -161,6 +167,9 @@ def enter_container(spec: dict) -> None:
     if spec.get("workingDir"):
         os.chdir(spec["workingDir"])
     argv, env = spec["argv"], spec["env"]
+    module = in_process_module(argv, env)
+    if module is not None:
+        return module
     try:
         os.execvpe(argv[0], argv, env)
     except FileNotFoundError:
@@ -179,13 +188,15 @@ def _child(spec: dict, stdin_fd: int, out_w: int, err_w: int, report_w: int) -> 
         os.closerange(3, report_w)
         os.closerange(report_w + 1, 65536)
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        enter_container(spec)
+        module = enter_container(spec)
     except BaseException as exc:  # noqa: BLE001 - every failure must reach the parent as text
         message = str(exc) if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: {exc}"
         try:
             os.write(report_w, message.encode()[:4000])
         finally:
             os._exit(127)
+    os.close(report_w)  # what a successful exec does to this close-on-exec pipe: the start went well
+    run_in_process(module, spec["argv"][3:], spec["env"])
 
 
 # -- the monitor --------------------------------------------------------------------------
@@ -371,7 +382,204 @@ def _report(message: dict) -> None:
     os.close(devnull)
 
 
+# -- the fork server ----------------------------------------------------------------------
+#
+# A container that is a Python program pays for a new interpreter and its imports each time it
+# starts: about 0.2 s of CPU for a launcher, for every VM the node starts. The fork server pays that
+# once. It imports the modules named by `--preload` and then, for each container the agent asks it
+# to start, forks a monitor that runs exactly as `python -I -S shim.py SPEC.json` would, saving the
+# monitor's own start too. A container whose argv is `<this interpreter> -m <module>` for a module
+# named by `--module` is not exec'ed: the forked process becomes the container as before (session,
+# cgroups, namespaces, mounts, working directory), takes the container's environment and arguments,
+# and runs the module as `python -m` would, with its imports already done. Every other container is
+# exec'ed as usual. Differences from a new interpreter: the process's command line stays the fork
+# server's, and all such containers share the fork server's string-hash seed.
+#
+# The agent connects to the server's Unix socket (mode 0600; the peer must be the server's own user)
+# and sends one JSON request, {"spec": SPEC.json, "log": shim.log}, with the write end of the pipe
+# on which the monitor reports the start; the server answers {"pid": monitor pid}. The server ends
+# when its stdin, a pipe from the agent, closes: when the agent ends, however it ends. The monitors
+# it forked are in their own sessions and live on.
+
+IN_PROCESS: frozenset[str] = frozenset()    # modules a fork server's containers run in-process
+
+
+def in_process_module(argv: list[str], env: dict) -> str | None:
+    """The module to run in-process for this container, if a fork server can: the interpreter, the
+    module and the container's PYTHONPATH must be the ones it preloaded with."""
+    if len(argv) < 3 or argv[1] != "-m" or argv[2] not in IN_PROCESS:
+        return None
+    if argv[0] != sys.executable and os.path.realpath(argv[0]) != os.path.realpath(sys.executable):
+        return None
+    if any(entry and entry not in sys.path for entry in str(env.get("PYTHONPATH", "")).split(":")):
+        return None
+    return argv[2]
+
+
+def run_in_process(module: str, args: list[str], env: dict) -> None:
+    """Run `module` as `python -m module args...` would in a new interpreter, then exit."""
+    import atexit
+    import runpy
+    import traceback
+
+    os.environ.clear()
+    os.environ.update(env)
+    sys.argv = [module, *args]
+    # The signal dispositions a new interpreter starts with.
+    for number in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    code = 0
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        code = _exit_code(exc.code)
+    except BaseException:  # noqa: BLE001 - as the interpreter does: the traceback on stderr, status 1
+        traceback.print_exc()
+        code = 1
+    try:
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            threading._shutdown()  # type: ignore[attr-defined]  # wait for non-daemon threads, as at exit
+        atexit._run_exitfuncs()
+    except BaseException:  # noqa: BLE001
+        traceback.print_exc()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def _exit_code(value: object) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, int):
+        return value & 0xFF
+    print(value, file=sys.stderr)
+    return 1
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _peer_uid(conn: socket.socket) -> int:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return struct.unpack("3i", creds)[1]
+
+
+def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
+    data, ancillary, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(4 * struct.calcsize("i")))
+    fds: list[int] = []
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            usable = len(payload) - len(payload) % struct.calcsize("i")
+            fds.extend(struct.unpack(f"{usable // struct.calcsize('i')}i", payload[:usable]))
+    return json.loads(data or b"{}"), fds
+
+
+def _forked_monitor(listener: socket.socket, conn: socket.socket, request: dict, report_fd: int) -> None:
+    code = 1
+    try:
+        os.close(listener.detach())
+        os.close(conn.detach())
+        os.setsid()
+        os.dup2(report_fd, 1)
+        os.close(report_fd)
+        log_fd = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        null_fd = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null_fd, 0)
+        os.close(null_fd)
+        with open(request["spec"]) as f:
+            spec = json.load(f)
+        code = monitor(spec)
+    except BaseException:  # noqa: BLE001 - the shim log says why
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        os._exit(code)
+
+
+def _handle(listener: socket.socket, conn: socket.socket) -> None:
+    fds: list[int] = []
+    try:
+        if _peer_uid(conn) != os.getuid():
+            return
+        request, fds = _receive(conn)
+        if not isinstance(request.get("spec"), str) or not isinstance(request.get("log"), str) or len(fds) != 1:
+            conn.send(json.dumps({"error": "expected {spec, log} and one file descriptor"}).encode())
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _forked_monitor(listener, conn, request, fds[0])
+        conn.send(json.dumps({"pid": pid}).encode())
+    except OSError:
+        pass  # the agent went away mid-request; it falls back to starting the shim itself
+    finally:
+        for fd in fds:
+            os.close(fd)
+        conn.close()
+
+
+def serve(path: str, preload: list[str], modules: list[str], paths: list[str]) -> int:
+    global IN_PROCESS
+    sys.path[:0] = paths
+    import gc
+    import importlib
+
+    for name in preload:
+        importlib.import_module(name)
+    IN_PROCESS = frozenset(modules)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    umask = os.umask(0o177)
+    try:
+        listener.bind(path)
+    finally:
+        os.umask(umask)
+    listener.listen(64)
+    gc.collect()
+    gc.freeze()  # what was imported stays shared with the children: no copy-on-write from the collector
+    os.write(1, b"ready\n")
+    while True:
+        readable, _, _ = select.select([listener, 0], [], [], 1.0)
+        if 0 in readable and not os.read(0, 4096):
+            return 0  # the agent is gone
+        if listener in readable:
+            conn, _ = listener.accept()
+            _handle(listener, conn)
+        _reap()
+
+
 def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--fork-server":
+        import argparse
+
+        parser = argparse.ArgumentParser(prog="shim.py --fork-server")
+        parser.add_argument("--fork-server", metavar="SOCKET", required=True, help="the Unix socket to serve on")
+        parser.add_argument("--preload", action="append", default=[], help="import this module once, up front")
+        parser.add_argument("--module", action="append", default=[],
+                            help="run containers whose argv is `<this python> -m MODULE ...` in-process")
+        parser.add_argument("--path", action="append", default=[], help="put this directory first on sys.path")
+        args = parser.parse_args()
+        return serve(args.fork_server, args.preload, args.module, args.path)
     with open(sys.argv[1]) as f:
         spec = json.load(f)
     return monitor(spec)

@@ -148,6 +148,34 @@ def test_in_cluster_config_lists_pods_through_the_python_client(cluster):
     _delete(cluster, "incluster")
 
 
+def test_the_agents_api_calls_keep_their_connection(cluster, monkeypatch):
+    """Calls whose answer the agent does not read (events, leases) still hand their connection back:
+    a burst of pod starts must not cost a TLS handshake per event."""
+    import ssl
+
+    from cluster.nodeagent.apiclient import NodeAPI
+
+    handshakes = []
+    original = ssl.SSLSocket.do_handshake
+
+    def counting(self, *args):
+        handshakes.append(1)
+        return original(self, *args)
+
+    monkeypatch.setattr(ssl.SSLSocket, "do_handshake", counting)
+    api = NodeAPI(cluster.kubeconfig)
+    try:
+        for index in range(10):
+            api.create_event("default", {"metadata": {"name": f"conn-probe-{index}"}, "type": "Normal",
+                                         "involvedObject": {"kind": "Pod", "namespace": "default", "name": "x"},
+                                         "reason": "Probe", "message": "m"})
+            api.patch_event("default", f"conn-probe-{index}", {"count": 2})
+        api.list_pods("node-0")
+    finally:
+        api.close()
+    assert len(handshakes) == 1
+
+
 def test_init_containers_run_first_and_in_order(cluster):
     work = [{"name": "work", "mountPath": "/work"}]
     _create(cluster, "ordered", {"restartPolicy": "Never", "volumes": [{"name": "work", "emptyDir": {}}],
@@ -379,9 +407,10 @@ def test_agent_kill_9_and_restart_adopts_running_pods(cluster):
     assert _status(survivor)["containerID"] == before["survivor"]
     assert _status(survivor)["restartCount"] == 0
     assert Path(f"/proc/{before['survivor'].removeprefix('kvtui://')}").exists()
-    shims = subprocess.run(["pgrep", "-fc", f"shim.py {_agent_root(cluster)}/pods/{survivor['metadata']['uid']}"],
-                           capture_output=True, text=True).stdout.strip()
-    assert shims == "1"  # adopted, not started a second time
+    container_dir = _agent_root(cluster) / "pods" / survivor["metadata"]["uid"] / "main"
+    assert [p.name for p in container_dir.glob("*.spec.json")] == ["0.spec.json"]  # adopted, not started again
+    shim = json.loads((container_dir / "0.state.json").read_text())["shimPid"]
+    assert Path(f"/proc/{shim}").exists()  # its monitor lived through the agent's death too
     _delete(cluster, "survivor", "casualty")
 
 
