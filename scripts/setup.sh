@@ -12,9 +12,10 @@ APT_PACKAGES=(iproute2 tmux librsvg2-bin)
 APT_PACKAGES+=(util-linux procps)
 # The launcher: QEMU, libvirt's QEMU driver (used embedded, no daemon), qemu-img, passt for masquerade
 # networking, libvirt headers + pkg-config to build libvirt-python; the demo guest: the cloud kernel,
-# busybox and dropbear; the ssh client its tests log in with.
+# busybox and dropbear, SYSLINUX and the FAT tools for its boot disk; the ssh client its tests log in with.
 APT_PACKAGES+=(qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-dev pkg-config
-               passt busybox-static linux-image-cloud-amd64 dropbear-bin openssh-client)
+               passt busybox-static linux-image-cloud-amd64 dropbear-bin syslinux mtools dosfstools
+               openssh-client)
 
 need_apt=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -47,12 +47,11 @@ def vm_manifest(opts: VMOptions) -> dict:
     disks: list[dict] = []
     volumes: list[dict] = []
     domain: dict = {"cpu": {"cores": opts.cpu}, "memory": {"guest": opts.memory}, "devices": {}}
-    if opts.image == "demo":
-        domain["firmware"] = {"kernelBoot": {"kernelArgs": "console=ttyS0 quiet", "container": {
-            "image": DEMO_IMAGE, "kernelPath": "/boot/vmlinuz", "initrdPath": "/boot/initrd.img"}}}
-    elif opts.image.startswith("containerdisk:"):
+    if opts.image == "demo" or opts.image.startswith("containerdisk:"):
+        # The demo image's disk boots by itself (SYSLINUX), like any containerDisk.
         disks.append({"name": "rootdisk", "disk": {"bus": "virtio"}})
-        volumes.append({"name": "rootdisk", "containerDisk": {"image": opts.image.split(":", 1)[1]}})
+        image = DEMO_IMAGE if opts.image == "demo" else opts.image.split(":", 1)[1]
+        volumes.append({"name": "rootdisk", "containerDisk": {"image": image}})
     elif opts.image.startswith("hostdisk:"):
         disks.append({"name": "rootdisk", "disk": {"bus": "virtio"}})
         volumes.append({"name": "rootdisk", "hostDisk": {"path": opts.image.split(":", 1)[1], "type": "Disk"}})

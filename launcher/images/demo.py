@@ -1,6 +1,11 @@
 """The built-in demo guest (`kvtui/demo:latest`): Debian's cloud kernel plus a busybox initramfs
 with dropbear, built from installed Debian packages into the local image store.
 
+The image holds the kernel and initrd (for `firmware.kernelBoot`) and a disk that boots by itself
+under BIOS: a FAT file system with SYSLINUX in its boot sector and the same kernel and initrd. The
+demo VM boots from that disk, as VM images do: with kernelBoot QEMU keeps its own copy of the
+kernel (14 MiB) in memory for the VM's whole life, to load it again on reset.
+
 The guest mounts proc/sys/dev, brings eth0 up with DHCP, applies cloud-init NoCloud or ConfigDrive
 user data (a `#!` script is run; `#cloud-config` `hostname` and `ssh_authorized_keys` are applied),
 starts dropbear on port 22, powers off on the ACPI power button, and runs a root shell on ttyS0
@@ -12,9 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +34,21 @@ DEMO_IMAGE = "kvtui/demo:latest"
 SHELL_PROMPT = "~ # "
 GUEST_INFO_MARKER = "kvtui-guest-info: "
 # Bump when the initramfs layout or scripts change, so `build` redoes images made by older code.
-FORMAT_VERSION = 4
-DATA_DISK_SIZE = "64M"
+FORMAT_VERSION = 5
+DISK_SIZE_MIB = 64
+KERNEL_ARGS = "console=ttyS0 quiet"
+# SYSLINUX's configuration on the boot disk: no menu, no wait, its messages on the serial console.
+SYSLINUX_CFG = f"""SERIAL 0 115200
+DEFAULT demo
+PROMPT 0
+TIMEOUT 0
+LABEL demo
+  KERNEL vmlinuz
+  INITRD initrd.img
+  APPEND {KERNEL_ARGS}
+"""
+# The programs that make the boot disk without mounting anything, and their Debian packages.
+DISK_TOOLS = {"mkfs.vfat": "dosfstools", "syslinux": "syslinux", "mcopy": "mtools", "qemu-img": "qemu-utils"}
 BUSYBOX_PATHS = (Path("/usr/bin/busybox"), Path("/bin/busybox"))
 DROPBEAR_PATH = Path("/usr/sbin/dropbear")
 # Drivers the guest needs that Debian's cloud kernel builds as modules: virtio disks and NIC, the
@@ -90,9 +111,8 @@ def build_demo_image(store: Path | None = None, *, authorized_keys: str = "", fo
     initramfs.write_gzip(tmp)
     tmp.replace(image.initrd)
     progress(f"initrd: {image.initrd} ({image.initrd.stat().st_size / 2**20:.1f} MiB)")
-    if not image.disk.exists():
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(image.disk), DATA_DISK_SIZE], check=True)
-        progress(f"data disk: {image.disk} (empty, {DATA_DISK_SIZE})")
+    _write_boot_disk(image)
+    progress(f"boot disk: {image.disk} ({DISK_SIZE_MIB} MiB FAT, SYSLINUX, kernel and initrd)")
     stamp_file.write_text(json.dumps({"stamp": stamp, "kernelRelease": inputs.kernel_release}) + "\n")
     progress(f"demo image ready in {directory}")
     return DemoImage(image.directory, image.kernel, image.initrd, image.disk, rebuilt=True)
@@ -110,6 +130,32 @@ def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
+
+
+def _write_boot_disk(image: DemoImage) -> None:
+    """The FAT disk with SYSLINUX in its boot sector, as qcow2. Replaced by a rename: a running
+    guest's overlay keeps the disk it was started on."""
+    tools = {tool: _find_tool(tool, package) for tool, package in DISK_TOOLS.items()}
+    with tempfile.TemporaryDirectory(prefix=".disk-", dir=image.directory) as tmp:
+        raw, config, qcow2 = Path(tmp) / "disk.raw", Path(tmp) / "syslinux.cfg", Path(tmp) / "disk.qcow2"
+        config.write_text(SYSLINUX_CFG)
+        for command in ([tools["mkfs.vfat"], "-C", "-n", "KVTUI-DEMO", str(raw), str(DISK_SIZE_MIB * 1024)],
+                        [tools["syslinux"], "--install", str(raw)],
+                        [tools["mcopy"], "-i", str(raw), str(image.kernel), str(image.initrd), str(config), "::/"],
+                        [tools["qemu-img"], "convert", "-q", "-O", "qcow2", str(raw), str(qcow2)]):
+            result = subprocess.run(command, capture_output=True, text=True,
+                                    env={**os.environ, "MTOOLS_SKIP_CHECK": "1"})
+            if result.returncode != 0:
+                raise DemoBuildError(f"making the boot disk: {Path(command[0]).name} failed: "
+                                     f"{(result.stderr or result.stdout).strip()}")
+        qcow2.replace(image.disk)
+
+
+def _find_tool(tool: str, package: str) -> str:
+    found = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/sbin")
+    if found is None:
+        raise DemoBuildError(f"{tool} is missing: install the Debian package {package} (scripts/setup.sh does)")
+    return found
 
 
 # -- host inputs ---------------------------------------------------------------------------------------

@@ -91,7 +91,6 @@ def test_the_example_vm_takes_the_demo_image_from_kustomize_images():
     vm = find(kustomize(MANIFESTS / "examples"), "VirtualMachine", "demo")
     spec = vm["spec"]["template"]["spec"]
     assert spec["volumes"][0]["containerDisk"]["image"] == "kvtui/demo:0.1.0"
-    assert spec["domain"]["firmware"]["kernelBoot"]["container"]["image"] == "kvtui/demo:0.1.0"
 
 
 def test_the_reconciler_deployment_runs_two_elected_replicas_with_probes_on_its_health_port(manifests):

@@ -554,7 +554,7 @@ def test_schema_check_names_each_unknown_or_invalid_field() -> None:
     ]
 
 
-def test_demo_vm_boots_the_demo_kernel_from_the_demo_image() -> None:
+def test_demo_vm_boots_from_the_demo_images_disk() -> None:
     vm = example("vm-demo.yaml")
     spec = vm["spec"]["template"]["spec"]
 
@@ -566,14 +566,8 @@ def test_demo_vm_boots_the_demo_kernel_from_the_demo_image() -> None:
     assert vm["spec"]["runStrategy"] == "Always"
     assert spec["domain"]["cpu"] == {"cores": 1}
     assert spec["domain"]["memory"] == {"guest": "128Mi"}
-    assert spec["domain"]["firmware"]["kernelBoot"] == {
-        "kernelArgs": "console=ttyS0 quiet",
-        "container": {
-            "image": "kvtui/demo:latest",
-            "kernelPath": "/boot/vmlinuz",
-            "initrdPath": "/boot/initrd.img",
-        },
-    }
+    assert "firmware" not in spec["domain"]  # BIOS, from the first disk
+    assert spec["domain"]["devices"]["disks"][0] == {"name": "rootdisk", "disk": {"bus": "virtio"}}
     sources = {v["name"]: {k: s for k, s in v.items() if k != "name"} for v in spec["volumes"]}
     assert sources["rootdisk"] == {"containerDisk": {"image": "kvtui/demo:latest"}}
     assert sources["cloudinitdisk"]["cloudInitNoCloud"]["userData"].startswith("#cloud-config\n")
