@@ -57,3 +57,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$0" -nt "$stamp" ]
     "$VENV/bin/pip" install -q --disable-pip-version-check -e '.[dev]' --config-settings editable_mode=compat
     touch "$stamp"
 fi
+# Byte-compile kvtui's own modules (pip did the installed packages'): with PYTHONDONTWRITEBYTECODE
+# set, as on some hosts, every launcher and kvtui command would otherwise compile them anew, which
+# costs CPU and leaves about 1.5 MiB more in each launcher. Only changed files are recompiled.
+"$VENV/bin/python" -m compileall -q kvtui cluster launcher >/dev/null || echo "setup: could not byte-compile kvtui's modules (each start compiles them)" >&2
