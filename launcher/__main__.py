@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import uuid
@@ -91,12 +92,22 @@ def warm_node(settings: LauncherSettings) -> int:
 
 
 def load_vmi_file(path: Path) -> dict[str, Any]:
-    import yaml  # only the standalone path reads YAML; a launcher in a pod never loads it
-
     try:
-        vmi = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+        text = path.read_text()
+    except OSError as exc:
         raise UsageError(f"cannot read the VMI from {path}: {exc}") from None
+    if path.suffix == ".json":  # without YAML's parser, as a launcher in a pod runs
+        try:
+            vmi = json.loads(text)
+        except ValueError as exc:
+            raise UsageError(f"cannot read the VMI from {path}: {exc}") from None
+    else:
+        import yaml  # only the standalone path reads YAML; a launcher in a pod never loads it
+
+        try:
+            vmi = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise UsageError(f"cannot read the VMI from {path}: {exc}") from None
     if not isinstance(vmi, dict) or vmi.get("kind") not in (None, "VirtualMachineInstance"):
         raise UsageError(f"{path} must hold one VirtualMachineInstance")
     metadata = vmi.setdefault("metadata", {})
