@@ -129,3 +129,16 @@ def test_the_container_disk_base_image_is_never_written(launch: Launch, node) ->
     launcher.wait_exit()
     assert base.read_bytes() == before
     assert (launcher.state_dir / "volumes" / "rootdisk.qcow2").exists()
+
+
+def test_the_demo_disk_boots_by_itself_under_bios(launch: Launch) -> None:
+    vmi = demo_vmi("diskboot")
+    del vmi["spec"]["domain"]["firmware"]  # as the demo VM: BIOS, first disk
+    launcher = launch(vmi)
+    console = launcher.console()
+    output = console.read_until(SHELL_PROMPT)
+    assert "SYSLINUX" in output  # the disk's boot loader, on the serial console
+    assert launcher.wait_phase("Running")
+    qemu = int(next((launcher.state_dir / "libvirt" / "run" / "qemu").glob("*.pid")).read_text())
+    arguments = open(f"/proc/{qemu}/cmdline", "rb").read().split(b"\0")
+    assert b"-kernel" not in arguments and b"-initrd" not in arguments
