@@ -169,9 +169,11 @@ class ClusterReporter:
         threading.Thread(target=self._watch, args=(on_deleted,), name="vmi-watch", daemon=True).start()
 
     def _watch(self, on_deleted: Callable[[], None]) -> None:
-        # Each watch resumes at the last resourceVersion it saw (bookmarks keep that current), so
-        # the VMI is read again only at the start, after an error, or when that version expired.
-        resource_version = ""
+        # The first watch starts at the version of the last read or status write, and so replays
+        # whatever changed since, a deletion included; each later one resumes at the last version it
+        # saw (bookmarks keep that current). The VMI is read again only after an error, when that
+        # version expired, or when the launcher never read it.
+        resource_version = self._known_resource_version()
         while True:
             try:
                 if not resource_version:
@@ -208,6 +210,14 @@ class ClusterReporter:
                 resource_version = ""
                 print(f"launcher: VMI watch failed ({exc}); retrying", file=sys.stderr)
                 time.sleep(_WATCH_RETRY_DELAY)
+
+
+    def _known_resource_version(self) -> str:
+        with self._lock:
+            vmi = self._vmi
+        if vmi is None or vmi["metadata"].get("deletionTimestamp"):
+            return ""  # read it: the loop's first step then sees a deletion already under way
+        return vmi["metadata"].get("resourceVersion", "")
 
 
 class StandaloneReporter:

@@ -556,6 +556,21 @@ def test_the_reporter_records_events_and_sees_its_vmi_deleted(cluster: Cluster, 
     assert deleted.wait(30), "the reporter did not see its VMI deleted"
 
 
+def test_the_deletion_watch_starts_where_the_launcher_last_saw_its_vmi(cluster: Cluster, api: KubeAPI,
+                                                                      monkeypatch) -> None:
+    _create_vmi(api, "replayed")
+    reporter = ClusterReporter(api, "default", "replayed", "node-1")
+    reporter.read_vmi()
+    cluster.kubectl("delete", "vmi", "replayed")  # before the watch: its start replays the deletion
+    reads: list[str] = []
+    original_get = api.get
+    monkeypatch.setattr(api, "get", lambda path, params=None: reads.append(path) or original_get(path, params))
+    deleted = threading.Event()
+    reporter.watch_deletion(deleted.set)
+    assert deleted.wait(30), "the reporter did not see its VMI deleted"
+    assert reads == []  # no second read of the VMI: the watch started at the version it had
+
+
 # --------------------------------------------------------------------------------------------
 # Kubeconfig parsing
 
