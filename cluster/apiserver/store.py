@@ -85,6 +85,8 @@ class Store:
         self._db.executescript(_SCHEMA)
         self._objects: dict[str, dict[tuple[str, str], StoredObject]] = {}
         self._listeners: dict[str, list[Listener]] = {}
+        # Listeners for one object only, by (resource, namespace, name).
+        self._object_listeners: dict[tuple[str, str, str], list[Listener]] = {}
         self._revision = self._db.execute("SELECT COALESCE(MAX(rv), 0) FROM log").fetchone()[0]
         floor = self._db.execute("SELECT value FROM meta WHERE key='compacted'").fetchone()
         self._floor = int(floor[0]) if floor else 0
@@ -190,14 +192,22 @@ class Store:
 
     # -- watch fan-out ---------------------------------------------------------------------
 
-    def subscribe(self, resource: str, listener: Listener) -> Callable[[], None]:
-        """Call `listener` for every later change of `resource`; returns the unsubscribe."""
-        listeners = self._listeners.setdefault(resource, [])
+    def subscribe(self, resource: str, listener: Listener,
+                  only: tuple[str, str] | None = None) -> Callable[[], None]:
+        """Call `listener` for every later change of `resource`, or with `only` = (namespace, name)
+        for the changes of that one object; returns the unsubscribe. A watch of one object by name
+        (each launcher watches its VMI so) then costs nothing when the others change."""
+        if only is None:
+            listeners = self._listeners.setdefault(resource, [])
+        else:
+            listeners = self._object_listeners.setdefault((resource, *only), [])
         listeners.append(listener)
 
         def unsubscribe() -> None:
             if listener in listeners:
                 listeners.remove(listener)
+            if only is not None and not listeners:
+                self._object_listeners.pop((resource, *only), None)
 
         return unsubscribe
 
@@ -205,7 +215,9 @@ class Store:
         return self.subscribe("*", listener)
 
     def _notify(self, change: Change) -> None:
-        for listener in list(self._listeners.get(change.resource, ())) + list(self._listeners.get("*", ())):
+        listeners = list(self._listeners.get(change.resource, ())) + list(self._listeners.get("*", ()))
+        listeners += self._object_listeners.get((change.resource, change.namespace, change.name), ())
+        for listener in listeners:
             listener(change)
 
     def _transaction(self):

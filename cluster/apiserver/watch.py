@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from .resources import ResourceType
-from .selectors import FieldSelector, LabelSelector, object_fields
+from .selectors import EQUALS, FieldSelector, LabelSelector, object_fields
 from .store import ADDED, DELETED, MODIFIED, Change, CompactedError, Store
 
 BOOKMARK_INTERVAL = 60.0
@@ -122,8 +122,20 @@ class WatchStream:
                 type_ = self.filter.translate(change)
                 if type_:
                     initial.append(self._encode(type_, change.obj, change.raw))
-        unsubscribe = self.store.subscribe(req.rt.key, self._on_change)
+        unsubscribe = self.store.subscribe(req.rt.key, self._on_change, only=self._one_object())
         return initial, unsubscribe
+
+    def _one_object(self) -> tuple[str, str] | None:
+        """(namespace, name) when the watch selects one object by `metadata.name=` in one namespace
+        (or a cluster-scoped one): only that object's changes need to reach it."""
+        req = self.req
+        namespace = req.namespace if req.rt.namespaced else ""
+        if namespace is None or req.fields is None:
+            return None
+        for requirement in req.fields.requirements:
+            if requirement.key == "metadata.name" and requirement.operator == EQUALS:
+                return namespace, requirement.values[0]
+        return None
 
     async def serve(self, request: web.Request, headers: dict[str, str]) -> web.StreamResponse:
         resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json", **headers})

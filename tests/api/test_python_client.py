@@ -114,6 +114,35 @@ def test_watch_stream_and_resume(api):
     assert replay == ["MODIFIED", "DELETED"]
 
 
+def test_a_watch_by_name_sees_that_object_alone(api):
+    v1 = client.CoreV1Api(api)
+    start = v1.list_namespaced_config_map("default").metadata.resource_version
+
+    def writer() -> None:
+        time.sleep(0.5)
+        v1.create_namespaced_config_map("default", {"metadata": {"name": "byname-other"}})
+        v1.create_namespaced_config_map("default", {"metadata": {"name": "byname"}})
+        v1.patch_namespaced_config_map("byname-other", "default", {"data": {"x": "1"}})
+        v1.patch_namespaced_config_map("byname", "default", {"data": {"x": "1"}})
+        v1.delete_namespaced_config_map("byname", "default")
+
+    threading.Thread(target=writer).start()
+    seen = []
+    w = watch.Watch()
+    for event in w.stream(v1.list_namespaced_config_map, "default", field_selector="metadata.name=byname",
+                          resource_version=start, timeout_seconds=10):
+        seen.append((event["type"], event["object"].metadata.name))
+        if event["type"] == "DELETED":
+            w.stop()
+    assert seen == [("ADDED", "byname"), ("MODIFIED", "byname"), ("DELETED", "byname")]
+    # Cluster-scoped objects too, and a name combined with a label selector.
+    v1.create_namespace({"metadata": {"name": "byname-ns", "labels": {"t": "1"}}})
+    events = [(e["type"], e["object"].metadata.name) for e in watch.Watch().stream(
+        v1.list_namespace, field_selector="metadata.name=byname-ns", label_selector="t=1",
+        resource_version="0", timeout_seconds=1)]
+    assert events == [("ADDED", "byname-ns")]
+
+
 def test_watch_from_zero_sends_synthetic_added(api):
     v1 = client.CoreV1Api(api)
     v1.create_namespaced_config_map("default", {"metadata": {"name": "synth", "labels": {"s": "1"}}})

@@ -62,3 +62,21 @@ def test_listeners_see_changes_in_order_and_can_unsubscribe(tmp_path):
     store.put("configmaps", "ns", "b", _obj("b", 3), created=True)
     assert seen == [(1, ADDED, "a")]
     assert everything == ["configmaps", "secrets", "configmaps"]
+
+
+def test_a_listener_for_one_object_hears_only_that_object(tmp_path):
+    store = Store(tmp_path / "db")
+    heard, everything = [], []
+    unsubscribe = store.subscribe("configmaps", lambda c: heard.append((c.type, c.name)), only=("ns", "a"))
+    store.subscribe("configmaps", lambda c: everything.append(c.name))
+    store.put("configmaps", "ns", "a", _obj("a", 1), created=True)
+    store.put("configmaps", "ns", "b", _obj("b", 2), created=True)
+    store.put("configmaps", "other", "a", _obj("a", 3), created=True)  # same name, other namespace
+    store.put("secrets", "ns", "a", _obj("a", 4), created=True)        # same name, other resource
+    store.put("configmaps", "ns", "a", _obj("a", 5, k="v"), created=False)
+    store.delete("configmaps", "ns", "a", _obj("a", 6, k="v"))
+    assert heard == [(ADDED, "a"), (MODIFIED, "a"), (DELETED, "a")]
+    assert everything == ["a", "b", "a", "a", "a"]
+    unsubscribe()
+    store.put("configmaps", "ns", "a", _obj("a", 7), created=True)
+    assert len(heard) == 3
