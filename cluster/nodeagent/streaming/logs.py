@@ -229,11 +229,16 @@ async def read_logs(pod: RunningPod, container: str, files: list[Path], options:
 
 
 async def log_records(pod: RunningPod, container: str, files: list[Path], options: LogOptions,
-                      still_wanted: Callable[[], bool] = lambda: True) -> AsyncIterator[list[LogRecord]]:
-    """The records the options select, in batches. Following ends once the container has stopped and
-    its last file is drained, or when `still_wanted()` turns false (the client went away)."""
-    index, offset = tail_start(files, options.tail_lines) if options.tail_lines is not None else (0, 0)
-    cursor = _Cursor(files[index], offset)
+                      still_wanted: Callable[[], bool] = lambda: True,
+                      start: tuple[Path, int] | None = None) -> AsyncIterator[list[LogRecord]]:
+    """The records the options select, in batches, from `start` (a file and offset) when given.
+    Following ends once the container has stopped and its last file is drained, or when
+    `still_wanted()` turns false (the client went away)."""
+    if start is not None and start[0] in files:
+        cursor = _Cursor(*start)
+    else:
+        index, offset = tail_start(files, options.tail_lines) if options.tail_lines is not None else (0, 0)
+        cursor = _Cursor(files[index], offset)
     follow = options.follow and not options.previous  # a terminated run has nothing more to say
     while True:
         async for records in _read_file(cursor, options):

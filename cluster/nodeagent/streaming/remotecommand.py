@@ -14,6 +14,7 @@ import struct
 import termios
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -21,7 +22,7 @@ from aiohttp import web
 from . import channels
 from .channels import ChannelSocket
 from .contract import PodRuntime, RunningPod
-from .logs import LogOptions, log_records
+from .logs import LogOptions, log_records, tail_start
 
 log = logging.getLogger("kvtui.nodeagent.streaming")
 
@@ -319,9 +320,12 @@ async def _ready(fd: int, writable: bool) -> None:
 async def serve_attach(request: web.Request, runtime: PodRuntime) -> web.WebSocketResponse:
     """Attach joins the container's output as it is logged from now on and, when the runtime offers a
     stdin FIFO for the container, its input. It ends when the container stops."""
+    namespace, name, container = (request.match_info[k] for k in ("namespace", "pod", "container"))
+    # "From now on" is from this request: the position is taken before the upgrade completes, so a
+    # line the container writes once the client is connected is never missed.
+    start = _log_end(runtime, namespace, name, container)
     chan = await accept(request, channels.EXEC_PROTOCOLS)
     opts = StreamOptions.from_query(request.query)
-    namespace, name, container = (request.match_info[k] for k in ("namespace", "pod", "container"))
     await announce(chan, opts)
     if not opts.any_stream:
         return await fail(chan, "you must specify at least 1 of stdin, stdout, stderr")
@@ -332,7 +336,7 @@ async def serve_attach(request: web.Request, runtime: PodRuntime) -> web.WebSock
     if not files:
         return await fail(chan, f'unable to upgrade connection: container "{container}" has no output yet')
     stdin = _StdinFifo.open(pod, container) if opts.stdin else None
-    output = asyncio.create_task(_attach_output(chan, pod, container, files, opts))
+    output = asyncio.create_task(_attach_output(chan, pod, container, files, opts, start))
     inbound = asyncio.create_task(_attach_input(chan, stdin))
     try:
         await asyncio.wait({output, inbound}, return_when=asyncio.FIRST_COMPLETED)
@@ -348,9 +352,20 @@ async def serve_attach(request: web.Request, runtime: PodRuntime) -> web.WebSock
     return chan.ws
 
 
-async def _attach_output(chan: ChannelSocket, pod: RunningPod, container: str, files, opts: StreamOptions) -> None:
+def _log_end(runtime: PodRuntime, namespace: str, name: str, container: str) -> tuple[Path, int] | None:
+    """Where the container's log ends now: its last file and the length of its complete lines."""
+    pod, _ = running_container(runtime, namespace, name, container)
+    files = pod.log_files(container, False) if pod is not None else []
+    if not files:
+        return None
+    index, offset = tail_start(files, 0)
+    return files[index], offset
+
+
+async def _attach_output(chan: ChannelSocket, pod: RunningPod, container: str, files, opts: StreamOptions,
+                         start: tuple[Path, int] | None) -> None:
     follow = LogOptions(follow=True, tail_lines=0)
-    async for records in log_records(pod, container, files, follow, lambda: not chan.ws.closed):
+    async for records in log_records(pod, container, files, follow, lambda: not chan.ws.closed, start):
         for record in records:
             data = record.text if record.partial else record.text + b"\n"
             if record.stream == "stderr" and not opts.tty:
