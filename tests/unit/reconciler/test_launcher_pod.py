@@ -25,7 +25,7 @@ def test_metadata_follows_kubevirt():
                               "vm.kubevirt.io/name": "demo", "vmi.kubevirt.io/id": "demo"}
     assert meta["annotations"] == {"note": "x", "kubevirt.io/domain": "demo",
                                    "kubectl.kubernetes.io/default-container": "compute",
-                                   "kvtui.io/startup-cpu-boost": "1"}
+                                   "kvtui.io/startup-cpu-boost": "8"}
     assert meta["ownerReferences"] == [{"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachineInstance",
                                         "name": "demo", "uid": "1234", "controller": True,
                                         "blockOwnerDeletion": True}]
