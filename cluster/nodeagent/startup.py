@@ -20,7 +20,7 @@ SLOTS_PER_CPU = 3
 def default_slots() -> int:
     """Three slots per CPU the agent may use. A VM's start keeps its pod busy part of the time
     (the rest it waits on the agent, the API server and QEMU), so a few starts overlap; on 2 cores,
-    82 VMIs started 100 ms apart reach Running with about the same p50 (6-8 s) and p95 (12-15 s)
+    82 VMIs started 100 ms apart reach Running with about the same p50 (6-8 s) and p95 (10-15 s)
     at 4, 6 and 12 slots: the CPU is busy throughout, and more slots would only share it."""
     try:
         cpus = len(os.sched_getaffinity(0))
