@@ -87,54 +87,56 @@ def test_schema_violation_is_422_listing_each_field(api):
         co.get_namespaced_custom_object("example.com", "v1", "default", "widgets", "bad")
 
 
-def test_watch_stream_and_resume(api):
-    v1 = client.CoreV1Api(api)
+def _watch_until_deleted(v1, writes, **selector) -> list[tuple[str, str, str]]:
+    """Watch ConfigMaps in "default" with `selector` from the current version while `writes` runs
+    in a thread, until a DELETED event: each event's (type, name, resourceVersion)."""
     start = v1.list_namespaced_config_map("default").metadata.resource_version
 
     def writer() -> None:
         time.sleep(0.5)
-        v1.create_namespaced_config_map("default", {"metadata": {"name": "w-a", "labels": {"w": "1"}}})
-        v1.patch_namespaced_config_map("w-a", "default", {"data": {"x": "1"}})
-        v1.delete_namespaced_config_map("w-a", "default")
+        writes()
 
     threading.Thread(target=writer).start()
     seen = []
     w = watch.Watch()
-    for event in w.stream(v1.list_namespaced_config_map, "default", label_selector="w=1",
-                          resource_version=start, timeout_seconds=10):
+    for event in w.stream(v1.list_namespaced_config_map, "default", resource_version=start, timeout_seconds=10,
+                          **selector):
         seen.append((event["type"], event["object"].metadata.name, event["object"].metadata.resource_version))
         if event["type"] == "DELETED":
             w.stop()
+    return seen
+
+
+def test_watch_stream_and_resume(api):
+    v1 = client.CoreV1Api(api)
+
+    def writes() -> None:
+        v1.create_namespaced_config_map("default", {"metadata": {"name": "w-a", "labels": {"w": "1"}}})
+        v1.patch_namespaced_config_map("w-a", "default", {"data": {"x": "1"}})
+        v1.delete_namespaced_config_map("w-a", "default")
+
+    seen = _watch_until_deleted(v1, writes, label_selector="w=1")
     assert [s[:2] for s in seen] == [("ADDED", "w-a"), ("MODIFIED", "w-a"), ("DELETED", "w-a")]
     # Resume after the first event: the rest is replayed exactly once.
     replay = []
-    for event in w.stream(v1.list_namespaced_config_map, "default", label_selector="w=1",
-                          resource_version=seen[0][2], timeout_seconds=2):
+    for event in watch.Watch().stream(v1.list_namespaced_config_map, "default", label_selector="w=1",
+                                      resource_version=seen[0][2], timeout_seconds=2):
         replay.append(event["type"])
     assert replay == ["MODIFIED", "DELETED"]
 
 
 def test_a_watch_by_name_sees_that_object_alone(api):
     v1 = client.CoreV1Api(api)
-    start = v1.list_namespaced_config_map("default").metadata.resource_version
 
-    def writer() -> None:
-        time.sleep(0.5)
+    def writes() -> None:
         v1.create_namespaced_config_map("default", {"metadata": {"name": "byname-other"}})
         v1.create_namespaced_config_map("default", {"metadata": {"name": "byname"}})
         v1.patch_namespaced_config_map("byname-other", "default", {"data": {"x": "1"}})
         v1.patch_namespaced_config_map("byname", "default", {"data": {"x": "1"}})
         v1.delete_namespaced_config_map("byname", "default")
 
-    threading.Thread(target=writer).start()
-    seen = []
-    w = watch.Watch()
-    for event in w.stream(v1.list_namespaced_config_map, "default", field_selector="metadata.name=byname",
-                          resource_version=start, timeout_seconds=10):
-        seen.append((event["type"], event["object"].metadata.name))
-        if event["type"] == "DELETED":
-            w.stop()
-    assert seen == [("ADDED", "byname"), ("MODIFIED", "byname"), ("DELETED", "byname")]
+    seen = _watch_until_deleted(v1, writes, field_selector="metadata.name=byname")
+    assert [s[:2] for s in seen] == [("ADDED", "byname"), ("MODIFIED", "byname"), ("DELETED", "byname")]
     # Cluster-scoped objects too, and a name combined with a label selector.
     v1.create_namespace({"metadata": {"name": "byname-ns", "labels": {"t": "1"}}})
     events = [(e["type"], e["object"].metadata.name) for e in watch.Watch().stream(
