@@ -211,7 +211,6 @@ class ClusterReporter:
                 print(f"launcher: VMI watch failed ({exc}); retrying", file=sys.stderr)
                 time.sleep(_WATCH_RETRY_DELAY)
 
-
     def _known_resource_version(self) -> str:
         with self._lock:
             vmi = self._vmi

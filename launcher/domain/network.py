@@ -199,7 +199,7 @@ def _common(element: ET.Element, interface: Mapping[str, Any], field: str, boot_
         ET.SubElement(element, "boot", order=str(order))
     else:
         # As KubeVirt: no network boot, so no iPXE option ROM for the BIOS to run at every boot
-        # (a noticeable part of a boot under emulation) or for QEMU to keep in memory.
+        # or for QEMU to keep in memory.
         ET.SubElement(element, "rom", enabled="no")
     state = choice(interface.get("state", "up"), f"{field}.state", ("up", "down"))
     if state == "down":
