@@ -1,6 +1,6 @@
-"""A small Kubernetes REST client on the standard library: the few calls the launcher makes (get,
-create, merge patch, watch), without the CPU and memory that importing the `kubernetes` package
-costs in every launcher pod. Safe to share between threads: each request borrows a keep-alive
+"""A small Kubernetes REST client on the standard library and the launcher's own HTTP/1.1 client:
+the few calls the launcher makes (get, create, merge patch, watch), without the CPU and memory that
+importing the `kubernetes` package costs in every launcher pod. Safe to share between threads: each request borrows a keep-alive
 connection from a small pool; a watch has a connection of its own.
 """
 
@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import http.client
 import json
 import os
-import select
 import socket
 import ssl
-import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
+
+from launcher.httpclient import Connection, Endpoint, ProtocolError, Response
 
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 CONNECT_TIMEOUT = 10.0
@@ -36,7 +35,6 @@ _DROPPED = (
     ConnectionResetError,
     BrokenPipeError,
     ConnectionAbortedError,
-    http.client.RemoteDisconnected,
     ssl.SSLEOFError,
     ssl.SSLZeroReturnError,
 )
@@ -275,6 +273,8 @@ def _tls_context(access: ClusterAccess) -> ssl.SSLContext:
             ) from None
     context.set_alpn_protocols(["http/1.1"])
     if access.client_cert_pem is not None and access.client_key_pem is not None:
+        import tempfile  # only client-certificate users pay for it; in a pod the launcher never loads it
+
         # ssl loads a certificate and key only from files: stage them in a private directory.
         with tempfile.TemporaryDirectory(prefix="kvtui-client-") as staging:
             cert_file, key_file = Path(staging) / "client.crt", Path(staging) / "client.key"
@@ -323,45 +323,10 @@ class _BearerToken:
 # Connections
 
 
-@dataclass(frozen=True)
-class _Endpoint:
-    host: str
-    port: int
-    tls: ssl.SSLContext | None
-    server_hostname: str
-
-
-class _Connection(http.client.HTTPConnection):
-    """One HTTP/1.1 connection: connecting (and the TLS handshake) may take CONNECT_TIMEOUT, each
-    read after that `read_timeout`."""
-
-    def __init__(self, endpoint: _Endpoint, read_timeout: float) -> None:
-        super().__init__(endpoint.host, endpoint.port, timeout=read_timeout)
-        self.endpoint = endpoint
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), CONNECT_TIMEOUT)
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self.endpoint.tls is not None:
-                sock = self.endpoint.tls.wrap_socket(sock, server_hostname=self.endpoint.server_hostname)
-            sock.settimeout(self.timeout)
-        except BaseException:
-            sock.close()
-            raise
-        self.sock = sock
-
-    def closed_by_server(self) -> bool:
-        """An idle connection with something to read has been closed (or broken) by the server."""
-        if self.sock is None:
-            return True
-        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
-            return True
-        try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
-        except (OSError, ValueError):
-            return True
-        return bool(readable)
+def _connection(endpoint: Endpoint, read_timeout: float) -> Connection:
+    """A new connection: connecting (and the TLS handshake) may take CONNECT_TIMEOUT, each read
+    after that `read_timeout`."""
+    return Connection(endpoint, read_timeout, CONNECT_TIMEOUT)
 
 
 def _describe(exc: BaseException, read_timeout: float) -> str:
@@ -373,8 +338,8 @@ def _describe(exc: BaseException, read_timeout: float) -> str:
         return f"no answer in time (connect {CONNECT_TIMEOUT:g}s, read {read_timeout:g}s)"
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
-    if isinstance(exc, http.client.HTTPException):
-        return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, ProtocolError):
+        return f"not a valid HTTP answer: {exc}"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
@@ -415,10 +380,10 @@ class KubeAPI:
         self.namespace = access.namespace
         self.read_timeout = read_timeout
         tls = _tls_context(access) if parts.scheme == "https" else None
-        self._endpoint = _Endpoint(parts.hostname, port, tls, access.tls_server_name or parts.hostname)
+        self._endpoint = Endpoint(parts.hostname, port, tls, access.tls_server_name or parts.hostname)
         self._prefix = parts.path.rstrip("/")  # a server behind a path (a proxy) keeps it
         self._token = _BearerToken(access.token, access.token_file)
-        self._idle: list[_Connection] = []
+        self._idle: list[Connection] = []
         self._lock = threading.Lock()
 
     @classmethod
@@ -451,13 +416,12 @@ class KubeAPI:
         (WATCH_TIMEOUT unless given). An ERROR event (e.g. 410 Expired) raises ApiError."""
         query = {"watch": "true", "timeoutSeconds": WATCH_TIMEOUT, **(params or {})}
         read_timeout = float(query["timeoutSeconds"]) + WATCH_READ_MARGIN
-        conn = _Connection(self._endpoint, read_timeout)
+        conn = _connection(self._endpoint, read_timeout)
         try:
-            conn.request("GET", self._target(path, query), headers=self._headers())
-            response = conn.getresponse()
+            response = conn.request("GET", self._target(path, query), self._headers())
             if response.status != 200:
                 _decode(response.status, response.reason, response.read())
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, ProtocolError) as exc:
             conn.close()
             raise ApiUnreachable(self.server, _describe(exc, read_timeout)) from None
         except ApiError:
@@ -487,18 +451,18 @@ class KubeAPI:
             headers["Content-Type"] = content_type
         return headers
 
-    def _checkout(self) -> tuple[_Connection, bool]:
+    def _checkout(self) -> tuple[Connection, bool]:
         """An idle connection the server still holds open, else a new one; and whether it is reused."""
         while True:
             with self._lock:
                 conn = self._idle.pop() if self._idle else None
             if conn is None:
-                return _Connection(self._endpoint, self.read_timeout), False
+                return _connection(self._endpoint, self.read_timeout), False
             if not conn.closed_by_server():
                 return conn, True
             conn.close()
 
-    def _checkin(self, conn: _Connection) -> None:
+    def _checkin(self, conn: Connection) -> None:
         with self._lock:
             if len(self._idle) < MAX_IDLE_CONNECTIONS:
                 self._idle.append(conn)
@@ -519,7 +483,7 @@ class KubeAPI:
         conn, reused = self._checkout()
         try:
             try:
-                response = self._exchange(conn, method, target, payload, headers)
+                response = conn.request(method, target, headers, payload)
             except _DROPPED:
                 conn.close()
                 if not reused:
@@ -527,10 +491,10 @@ class KubeAPI:
                 # The server closed it while idle, just as the request went out: nothing was
                 # answered, so send it again on a new connection. (A replayed PATCH carries its
                 # resourceVersion and would be a 409, a replayed Event is a duplicate at worst.)
-                conn = _Connection(self._endpoint, self.read_timeout)
-                response = self._exchange(conn, method, target, payload, headers)
+                conn = _connection(self._endpoint, self.read_timeout)
+                response = conn.request(method, target, headers, payload)
             data = response.read()
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, ProtocolError) as exc:
             conn.close()
             raise ApiUnreachable(self.server, _describe(exc, self.read_timeout)) from None
         if response.will_close:
@@ -538,13 +502,6 @@ class KubeAPI:
         else:
             self._checkin(conn)
         return _decode(response.status, response.reason, data)
-
-    @staticmethod
-    def _exchange(
-        conn: _Connection, method: str, target: str, payload: bytes | None, headers: dict[str, str]
-    ) -> http.client.HTTPResponse:
-        conn.request(method, target, body=payload, headers=headers)
-        return conn.getresponse()
 
 
 def _query_value(value: Any) -> str:
@@ -556,7 +513,7 @@ def _query_value(value: Any) -> str:
 class Watch:
     """The events of one watch as they arrive. Iterate it; close it (or use `with`) when done."""
 
-    def __init__(self, conn: _Connection, response: http.client.HTTPResponse, server: str) -> None:
+    def __init__(self, conn: Connection, response: Response, server: str) -> None:
         self._conn, self._response, self._server = conn, response, server
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -566,10 +523,10 @@ class Watch:
         while True:
             try:
                 line = self._response.readline()
-            except (OSError, http.client.HTTPException, ValueError) as exc:
+            except (OSError, ProtocolError, ValueError) as exc:  # ValueError: closed meanwhile
                 self.close()
                 raise ApiUnreachable(
-                    self._server, f"the watch broke off: {_describe(exc, self._conn.timeout or 0)}"
+                    self._server, f"the watch broke off: {_describe(exc, self._conn.timeout)}"
                 ) from None
             if not line:
                 self.close()
