@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from decimal import ROUND_CEILING
 from typing import Any
 
 from launcher.domain.context import DomainContext
@@ -67,10 +66,10 @@ def _sockets_from_resources(domain: Mapping[str, Any]) -> int:
         if section.get("cpu") is not None:
             field = f"spec.domain.resources.{kind}.cpu"
             amount = parse_quantity(section["cpu"], field)
-            if amount <= 0:
+            if amount.negative or not amount.digits:
                 raise SpecError(field, f"must be positive, not {quoted(section['cpu'])}")
             # Quantity.Value() rounds up: "500m" is one vCPU, "1.5" is two.
-            return min(int(amount.to_integral_value(rounding=ROUND_CEILING)), _MAX_VCPUS)
+            return min(amount.ceiling(), _MAX_VCPUS)
     return 1
 
 

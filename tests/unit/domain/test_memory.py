@@ -27,10 +27,37 @@ def test_seed_memory_is_2048_decimal_megabytes(seed_vmi, golden):
         ("1E", 10**18),
         (1073741824, 2**30),
         ("1500m", 2),  # fractional bytes round up
+        ("1n", 1),
+        ("1e-30", 1),
+        (".5Ki", 512),
+        ("5.", 5),
+        ("+0.0", 0),
+        ("7Ei", 7 * 2**60),
+        ("9E", 9 * 10**18),
     ],
 )
 def test_quantities(quantity, size):
     assert quantity_bytes(quantity, "f") == size
+
+
+@pytest.mark.parametrize("quantity", ["8Ei", "10E", "1e999999999", "9223372036854775808"])
+def test_a_quantity_beyond_int64_is_refused_without_computing_it(quantity):
+    with pytest.raises(SpecError) as caught:
+        quantity_bytes(quantity, "spec.domain.memory.guest")
+    assert str(caught.value) == (f'spec.domain.memory.guest: must be at most 9223372036854775807, '
+                                 f'not "{quantity}"')
+
+
+@pytest.mark.parametrize("quantity", ["-1Mi", "-0.5"])
+def test_a_negative_quantity_is_refused(quantity):
+    with pytest.raises(SpecError, match=f'must not be negative, not "{quantity}"'):
+        quantity_bytes(quantity, "spec.domain.memory.guest")
+
+
+@pytest.mark.parametrize("quantity", ["", ".", "Mi", "1.2.3", "0x10", "1 Mi"])
+def test_invalid_quantity_forms(quantity):
+    with pytest.raises(SpecError, match="invalid quantity"):
+        quantity_bytes(quantity, "spec.domain.memory.guest")
 
 
 def test_invalid_quantity():
