@@ -12,13 +12,13 @@ import asyncio
 import json
 import os
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 import launcher.early  # noqa: F401 - before the slow imports below: binds the health port
 from launcher import hypervisor
 from launcher.acceleration import choose_acceleration
+from launcher.domain.context import random_uuid
 from launcher.kubeapi import ApiError, ApiUnreachable, ConfigError, KubeAPI
 from launcher.lifecycle import Launcher
 from launcher.reporting import ClusterReporter, Reporter, StandaloneReporter, VmiGone
@@ -112,7 +112,7 @@ def load_vmi_file(path: Path) -> dict[str, Any]:
         raise UsageError(f"{path} must hold one VirtualMachineInstance")
     metadata = vmi.setdefault("metadata", {})
     metadata.setdefault("namespace", "default")
-    metadata.setdefault("uid", str(uuid.uuid4()))
+    metadata.setdefault("uid", random_uuid())
     return vmi
 
 

@@ -14,12 +14,14 @@ import fcntl
 import json
 import os
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from launcher.hypervisor import EMULATOR
-from launcher.images.cpio import Initramfs
+
+if TYPE_CHECKING:
+    from launcher.images.cpio import Initramfs
 
 KVM_DEVICE = Path("/dev/kvm")
 PROBE_MARKER = "KVTUI-KVM-PROBE-OK"
@@ -91,6 +93,8 @@ def _read_verdict(path: Path) -> dict | None:
 def probe_kvm(timeout: float = PROBE_TIMEOUT_SECONDS) -> tuple[bool, str]:
     """Boot a tiny Linux guest under KVM; (True, …) when it reaches userspace in time."""
     # Here, not at the top: the probe runs once per node, and every launcher imports this module.
+    import tempfile
+
     from launcher.images.demo import DemoBuildError, find_busybox, find_kernel
 
     try:
@@ -117,6 +121,8 @@ def probe_kvm(timeout: float = PROBE_TIMEOUT_SECONDS) -> tuple[bool, str]:
 
 
 def _probe_initramfs(busybox: Path) -> Initramfs:
+    from launcher.images.cpio import Initramfs  # with gzip: only a probe needs them
+
     image = Initramfs()
     image.char_device("dev/console", 5, 1)
     image.copy("bin/busybox", busybox, 0o755)

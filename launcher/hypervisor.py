@@ -29,10 +29,7 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import shutil
 import threading
-import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,9 +112,34 @@ def prepare_root(root: Path, node_dir: Path, *, short_cpu_readback: bool = False
     shared = node_cache_dir(node_dir)
     target = root / _CACHE
     if shared.is_dir() and not target.exists():
-        shutil.copytree(shared, target)
+        _copy_tree(shared, target)
         if short_cpu_readback:
             _drop_per_property_readback(target / "capabilities")
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    """A copy of `source` (a few small XML files, in a directory or two) at `target`, with their
+    modes and modification times: what shutil.copytree does here, without the compression modules
+    that importing shutil loads into every launcher."""
+    target.mkdir(parents=True)
+    for entry in os.scandir(source):
+        copy = target / entry.name
+        if entry.is_dir(follow_symlinks=False):
+            _copy_tree(Path(entry.path), copy)
+        elif entry.is_file(follow_symlinks=False):
+            copy.write_bytes(Path(entry.path).read_bytes())
+            stat = entry.stat()
+            os.chmod(copy, stat.st_mode & 0o7777)
+            os.utime(copy, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def _on_path(program: str) -> str | None:
+    """Where `program` is on $PATH (shutil.which, without shutil)."""
+    for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory or ".", program)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
 
 
 def _drop_per_property_readback(capabilities: Path) -> None:
@@ -142,9 +164,11 @@ def publish_cache(root: Path, node_dir: Path) -> None:
     current = shared / "capabilities"
     if current.is_dir() and max((p.stat().st_mtime for p in current.iterdir()), default=0) >= newest:
         return
-    staging = shared.with_name(f".qemu-{uuid.uuid4().hex}")
+    import shutil  # only a launcher that probed QEMU publishes
+
+    staging = shared.with_name(f".qemu-{os.urandom(16).hex()}")
     shutil.copytree(root / _CACHE, staging)
-    old = shared.with_name(f".old-{uuid.uuid4().hex}")
+    old = shared.with_name(f".old-{os.urandom(16).hex()}")
     # Two renames keep the node cache whole at every moment for launchers copying it concurrently.
     if shared.exists():
         shared.rename(old)
@@ -196,8 +220,8 @@ def _host_capabilities_key(node_dir: Path) -> dict:
 
     capabilities = node_cache_dir(node_dir) / "capabilities"
     entries = sorted(capabilities.glob("*.xml")) if capabilities.is_dir() else []
-    return {"libvirt": libvirt.getVersion(), "kernel": platform.release(), "emulator": stamp(Path(EMULATOR)),
-            "passt": shutil.which("passt") or "", "cache": {e.name: stamp(e) for e in entries}}
+    return {"libvirt": libvirt.getVersion(), "kernel": os.uname().release, "emulator": stamp(Path(EMULATOR)),
+            "passt": _on_path("passt") or "", "cache": {e.name: stamp(e) for e in entries}}
 
 
 def _read_host_capabilities(node_dir: Path) -> HostCapabilities | None:
@@ -214,7 +238,7 @@ def _read_host_capabilities(node_dir: Path) -> HostCapabilities | None:
 def _write_host_capabilities(node_dir: Path, found: HostCapabilities) -> None:
     target = _host_capabilities_file(node_dir)
     try:
-        temporary = target.with_name(f".{target.name}.{uuid.uuid4().hex}")
+        temporary = target.with_name(f".{target.name}.{os.urandom(16).hex()}")
         temporary.write_text(json.dumps({"key": _host_capabilities_key(node_dir),
                                          "machine_types": sorted(found.machine_types),
                                          "cpu_models": sorted(found.cpu_models), "passt": found.passt}))
@@ -244,7 +268,7 @@ def _ask_host_capabilities(conn: libvirt.virConnect, root: Path, node_dir: Path)
 def _passt_usable(conn: libvirt.virConnect) -> bool:
     """passt needs both the binary and a libvirt built with it (Debian 12's libvirt 9.0 parses
     `<backend type='passt'/>` as an error): try defining a throwaway domain that uses it."""
-    if shutil.which("passt") is None:
+    if _on_path("passt") is None:
         return False
     name = f"kvtui-passt-probe-{os.getpid()}"
     probe = (f"<domain type='qemu'><name>{name}</name><memory unit='MiB'>16</memory><os><type arch='{ARCH}'>"

@@ -18,10 +18,8 @@ import dataclasses
 import gc
 import hashlib
 import os
-import shutil
 import signal
 import sys
-import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +32,7 @@ from launcher.acceleration import Acceleration, choose_acceleration
 from launcher.console import SerialConsole
 from launcher.control import ActionRefused, control_server, health_server
 from launcher.domain import DomainContext, SpecError, domain_xml
+from launcher.domain.context import canonical_uuid, random_uuid
 from launcher.domain.errors import as_int, as_mapping, vmi_spec
 from launcher.domain.network import interfaces_and_networks
 from launcher.events import Event
@@ -347,6 +346,8 @@ class Launcher:
             with contextlib.suppress(libvirt.libvirtError):
                 self._conn.close()
         if self.root.parent == SHORT_ROOTS:
+            import shutil  # at the end only: the running launcher does without it
+
             shutil.rmtree(self.root, ignore_errors=True)
             (self.settings.state_dir / "libvirt").unlink(missing_ok=True)
 
@@ -474,10 +475,7 @@ def _observed_state(state: int, reason: int) -> tuple[str, str] | None:
 
 def _domain_uuid(vmi: Mapping[str, Any]) -> str:
     uid = as_mapping(vmi.get("metadata"), "metadata").get("uid")
-    try:
-        return str(uuid.UUID(str(uid)))
-    except ValueError:
-        return str(uuid.uuid4())
+    return canonical_uuid(uid) or random_uuid()
 
 
 def _port_forwards(xml: str) -> list[tuple[str, str, int]]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse  # noqa: F401
 import asyncio  # noqa: F401
-import uuid  # noqa: F401
 
 import libvirt_qemu  # noqa: F401
 import pycdlib  # noqa: F401

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -113,7 +113,7 @@ class ClusterReporter:
         body = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"name": f"{self.name}.{uuid.uuid4().hex[:16]}", "namespace": self.namespace},
+            "metadata": {"name": f"{self.name}.{os.urandom(8).hex()}", "namespace": self.namespace},
             "involvedObject": {
                 "apiVersion": f"{GROUP}/{VERSION}",
                 "kind": "VirtualMachineInstance",

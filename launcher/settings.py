@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +52,7 @@ class LauncherSettings:
                          control_port: int | None = None) -> LauncherSettings:
         env = os.environ if env is None else env
         state = Path(state_dir or env.get("KVTUI_STATE_DIR") or _pod_state_dir(env)
-                     or tempfile.mkdtemp(prefix="kvtui-launcher-"))
+                     or _new_state_dir())
         state = state.absolute()
         state.mkdir(parents=True, exist_ok=True)
         port = control_port if control_port is not None else _port(env.get("KVTUI_CONTROL_PORT"),
@@ -122,3 +121,9 @@ def primary_ipv4() -> str | None:
     except (OSError, ValueError, subprocess.TimeoutExpired):
         pass
     return None
+
+
+def _new_state_dir() -> str:
+    import tempfile  # a launcher in a pod, or given --state-dir, never needs it
+
+    return tempfile.mkdtemp(prefix="kvtui-launcher-")

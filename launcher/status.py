@@ -11,8 +11,8 @@ the phase to the reconciler.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 # Domain states, in the launcher's words (libvirt's VIR_DOMAIN_* collapsed to what matters here).
@@ -128,7 +128,7 @@ def interfaces(obs: Observation) -> list[dict[str, Any]]:
 
 
 def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def merge_conditions(existing: list[dict[str, Any]], owned: list[dict[str, str]], timestamp: str) -> list[dict]:

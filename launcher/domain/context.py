@@ -10,7 +10,7 @@ against the VMI field they came from.
 
 from __future__ import annotations
 
-import uuid as uuid_module
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -70,10 +70,8 @@ class DomainContext:
     vnc_socket: str | None = None
 
     def __post_init__(self) -> None:
-        try:
-            uuid_module.UUID(self.uuid)
-        except ValueError:
-            raise ValueError(f"DomainContext.uuid must be a UUID, not {self.uuid!r}") from None
+        if canonical_uuid(self.uuid) is None:
+            raise ValueError(f"DomainContext.uuid must be a UUID, not {self.uuid!r}")
         if self.accelerator not in ACCELERATORS:
             raise ValueError(f"DomainContext.accelerator must be one of {ACCELERATORS}, not {self.accelerator!r}")
         if self.user_network_backend not in USER_NETWORK_BACKENDS:
@@ -116,3 +114,25 @@ def _check_launcher_path(name: str, path: str | None) -> None:
         return
     if not path.startswith("/") or "]]>" in path or any(ord(c) < 0x20 or ord(c) == 0x7F for c in path):
         raise ValueError(f"DomainContext.{name} must be an absolute printable path, not {path!r}")
+
+
+def random_uuid() -> str:
+    """A random (version 4) UUID; the launcher does without the `uuid` module, which brings
+    `platform` along."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
+    return _hyphenated(raw.hex())
+
+
+def canonical_uuid(value: object) -> str | None:
+    """`value` as a lower-case hyphenated UUID when it is one (with or without hyphens, braces or a
+    urn:uuid: prefix), else None."""
+    text = str(value).strip().lower().removeprefix("urn:uuid:").strip("{}").replace("-", "")
+    if len(text) != 32 or any(c not in "0123456789abcdef" for c in text):
+        return None
+    return _hyphenated(text)
+
+
+def _hyphenated(digits: str) -> str:
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"

@@ -4,7 +4,6 @@ must never be written, and sparse empty disks."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,9 +15,11 @@ class QemuImgError(Exception):
 
 
 def _run(*args: str) -> str:
-    if shutil.which(QEMU_IMG) is None:
-        raise QemuImgError("qemu-img is missing: install the Debian package qemu-utils (scripts/setup.sh does)")
-    result = subprocess.run([QEMU_IMG, *args], capture_output=True, text=True)
+    try:
+        result = subprocess.run([QEMU_IMG, *args], capture_output=True, text=True)
+    except FileNotFoundError:
+        raise QemuImgError("qemu-img is missing: install the Debian package qemu-utils "
+                           "(scripts/setup.sh does)") from None
     if result.returncode != 0:
         raise QemuImgError(result.stderr.strip() or f"qemu-img {args[0]} failed with status {result.returncode}")
     return result.stdout
