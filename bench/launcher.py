@@ -56,7 +56,8 @@ class _Launcher:
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "launcher", "--vmi", str(vmi_file), "--state-dir", str(self.state),
+            # -OO: as launcher pods run it (cluster/nodeagent/images.py, images/launcher/Containerfile).
+            [sys.executable, "-OO", "-m", "launcher", "--vmi", str(vmi_file), "--state-dir", str(self.state),
              "--control-port", "0"], env=env, stdout=subprocess.DEVNULL, stderr=open(self.state / "err", "w"))
 
     def wait(self, what: str, check, timeout: float = 120) -> float:

@@ -1,9 +1,4 @@
-"""`python -m launcher`: run one VirtualMachineInstance.
-
-In a pod: the VMI named by VMI_NAME in POD_NAMESPACE, through in-cluster config (or
---kubeconfig). Standalone, for debugging: `--vmi FILE`, no API server; status and events are
-printed as JSON lines and kept in the state directory.
-"""
+"""`python -m launcher`: run one VirtualMachineInstance (what it does: DESCRIPTION)."""
 
 from __future__ import annotations
 
@@ -24,6 +19,14 @@ from launcher.lifecycle import Launcher
 from launcher.reporting import ClusterReporter, Reporter, StandaloneReporter, VmiGone
 from launcher.settings import LauncherSettings, SettingsError
 
+# Not the module's docstring: pods run the launcher as `python -OO`, which drops docstrings.
+DESCRIPTION = """Run one VirtualMachineInstance.
+
+In a pod: the VMI named by VMI_NAME in POD_NAMESPACE, through in-cluster config (or
+--kubeconfig). Standalone, for debugging: `--vmi FILE`, no API server; status and events are
+printed as JSON lines and kept in the state directory.
+"""
+
 
 class UsageError(Exception):
     pass
@@ -31,7 +34,7 @@ class UsageError(Exception):
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m launcher", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m launcher", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--vmi", type=Path, help="run this VirtualMachineInstance (YAML or JSON), no API server"

@@ -65,9 +65,9 @@ class Agent:
         self.ctx: NodeContext | None = None
         self.fork_server: ForkServer | None = None
         if options.fork_server:
-            preload, modules, paths = self.images.fork_server_modules()
+            preload, modules, paths, optimize = self.images.fork_server_modules()
             self.fork_server = ForkServer(SHIM, options.root / "fork-server.sock", options.root / "fork-server.log",
-                                          preload, modules, paths)
+                                          preload, modules, paths, optimize)
             self.runtime.fork_server = self.fork_server
         self._adopted: dict[str, PodSandbox] = {}
         self._tasks: list[asyncio.Task] = []

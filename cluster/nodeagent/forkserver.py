@@ -27,9 +27,10 @@ REQUEST_TIMEOUT = 10.0
 
 class ForkServer:
     def __init__(self, shim: Path, socket_path: Path, log_path: Path, preload: list[str], modules: list[str],
-                 paths: list[str]):
+                 paths: list[str], optimize: int = 0):
         self.shim, self.socket_path, self.log_path = shim, socket_path, log_path
         self.preload, self.modules, self.paths = preload, modules, paths
+        self.optimize = optimize  # the server's -O level; only containers at that level run in it
         self._proc: subprocess.Popen | None = None
         self._ready = False
         self._lock = threading.Lock()
@@ -49,7 +50,8 @@ class ForkServer:
                 return True
             self._last_start = time.monotonic()
             self._ready = False
-            argv = [sys.executable, "-I", str(self.shim), "--fork-server", str(self.socket_path)]
+            flags = ["-" + "O" * self.optimize] if self.optimize else []
+            argv = [sys.executable, "-I", *flags, str(self.shim), "--fork-server", str(self.socket_path)]
             for option, values in (("--preload", self.preload), ("--module", self.modules), ("--path", self.paths)):
                 for value in values:
                     argv += [option, value]

@@ -8,7 +8,7 @@ running — and their exit codes are still captured — while the agent restarts
 Run as `python -I -S shim.py SPEC.json`; it imports only the standard library on purpose (fast to
 start, nothing to go wrong). The spec is written by `runtime.py`; see `ContainerSpec` there.
 
-`python -I shim.py --fork-server SOCKET [--preload MODULE] [--module NAME] [--path DIR]` is the node's
+`python -I [-O|-OO] shim.py --fork-server SOCKET [--preload MODULE] [--module NAME] [--path DIR]` is the node's
 fork server instead: it imports the preloaded modules once, then forks a monitor for each container
 the agent asks for (see "the fork server" below).
 """
@@ -143,7 +143,7 @@ class Sandbox:
             self.owned.append(os.path.realpath(target))
 
 
-def enter_container(spec: dict) -> str | None:
+def enter_container(spec: dict) -> tuple[str, list[str]] | None:
     """Turn this (forked) process into the container process; raises on any failure. Returns only
     for a container a fork server runs in-process: the module to run."""
     os.setsid()
@@ -167,9 +167,9 @@ def enter_container(spec: dict) -> str | None:
     if spec.get("workingDir"):
         os.chdir(spec["workingDir"])
     argv, env = spec["argv"], spec["env"]
-    module = in_process_module(argv, env)
-    if module is not None:
-        return module
+    program = in_process_module(argv, env)
+    if program is not None:
+        return program
     try:
         os.execvpe(argv[0], argv, env)
     except FileNotFoundError:
@@ -188,7 +188,7 @@ def _child(spec: dict, stdin_fd: int, out_w: int, err_w: int, report_w: int) -> 
         os.closerange(3, report_w)
         os.closerange(report_w + 1, 65536)
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        module = enter_container(spec)
+        program = enter_container(spec)
     except BaseException as exc:  # noqa: BLE001 - every failure must reach the parent as text
         message = str(exc) if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: {exc}"
         try:
@@ -196,7 +196,8 @@ def _child(spec: dict, stdin_fd: int, out_w: int, err_w: int, report_w: int) -> 
         finally:
             os._exit(127)
     os.close(report_w)  # what a successful exec does to this close-on-exec pipe: the start went well
-    run_in_process(module, spec["argv"][3:], spec["env"])
+    if program is not None:  # else enter_container exec'd the container's program
+        run_in_process(*program, spec["env"])
 
 
 # -- the monitor --------------------------------------------------------------------------
@@ -404,16 +405,19 @@ def _report(message: dict) -> None:
 IN_PROCESS: frozenset[str] = frozenset()    # modules a fork server's containers run in-process
 
 
-def in_process_module(argv: list[str], env: dict) -> str | None:
-    """The module to run in-process for this container, if a fork server can: the interpreter, the
-    module and the container's PYTHONPATH must be the ones it preloaded with."""
-    if len(argv) < 3 or argv[1] != "-m" or argv[2] not in IN_PROCESS:
+def in_process_module(argv: list[str], env: dict) -> tuple[str, list[str]] | None:
+    """(module, its args) to run in-process for this container, if a fork server can: the
+    interpreter, its optimisation level (-O, -OO), the module and the container's PYTHONPATH must
+    be the ones it preloaded with."""
+    flags = ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
+    at = 1 + len(flags)
+    if len(argv) < at + 2 or argv[1:at] != flags or argv[at] != "-m" or argv[at + 1] not in IN_PROCESS:
         return None
     if argv[0] != sys.executable and os.path.realpath(argv[0]) != os.path.realpath(sys.executable):
         return None
     if any(entry and entry not in sys.path for entry in str(env.get("PYTHONPATH", "")).split(":")):
         return None
-    return argv[2]
+    return argv[at + 1], argv[at + 2:]
 
 
 def run_in_process(module: str, args: list[str], env: dict) -> None:

@@ -29,7 +29,8 @@ if len(sys.argv) > 1 and sys.argv[1] == "sleep":
     print("sleeping", flush=True)
     time.sleep(60)
 print(json.dumps({"argv": sys.argv, "env": dict(os.environ), "cwd": os.getcwd(), "pid": os.getpid(),
-                  "sid": os.getsid(0), "heavy_from": probe.heavy.LOADED_BY, "name": __name__}))
+                  "sid": os.getsid(0), "heavy_from": probe.heavy.LOADED_BY, "name": __name__,
+                  "optimize": sys.flags.optimize}))
 sys.exit(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
 """
 
@@ -105,6 +106,27 @@ def test_a_preloaded_module_runs_in_process_as_python_m_would(tmp_path, package,
     # Imported once, by the fork server, not by the container.
     assert (tmp_path / "imports").read_text().split() == [str(seen["heavy_from"])]
     assert seen["heavy_from"] not in (seen["pid"], monitor)
+
+
+def test_a_fork_server_at_OO_runs_only_OO_containers_in_process(tmp_path, package):
+    optimized = ForkServer(SHIM, tmp_path / "oo.sock", tmp_path / "oo.log", ["probe.heavy"], ["probe"],
+                           [str(package)], optimize=2)
+    assert optimized.start(), (tmp_path / "oo.log").read_text()
+    try:
+        env = {"PYTHONPATH": str(package)}
+        seen = {}
+        for name, flags in (("oo", ["-OO"]), ("plain", [])):
+            directory = _spec(tmp_path, name, [sys.executable, *flags, "-m", "probe", "0"], env)
+            _run(optimized, directory)
+            assert _exit(directory)["exitCode"] == 0
+            seen[name] = json.loads(_stdout(directory)[0])
+        assert seen["oo"]["optimize"] == 2 and seen["oo"]["argv"][1:] == ["0"]
+        assert seen["plain"]["optimize"] == 0 and seen["plain"]["argv"][1:] == ["0"]
+        # The -OO one ran on the server's import; the plain one imported it again, in a new interpreter.
+        importers = (tmp_path / "imports").read_text().split()
+        assert importers == [str(seen["oo"]["heavy_from"]), str(seen["plain"]["pid"])]
+    finally:
+        optimized.stop()
 
 
 def test_other_commands_are_executed_as_usual(tmp_path, package, server):
@@ -190,9 +212,15 @@ def test_image_map_preload_needs_a_python_module_entrypoint(tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text('images:\n  - image: "x/*"\n    entrypoint: ["{python}", "-m", "app"]\n'
                     '    env: {PYTHONPATH: "/opt/app:/opt/lib"}\n    preload: app.deps\n')
-    preload, modules, paths = ImageMap(good).fork_server_modules()
-    assert (preload[0], modules[0], paths[:2]) == ("app.deps", "app", ["/opt/app", "/opt/lib"])
-    assert "launcher.preload" in preload and "launcher" in modules  # the built-in launcher entry
+    preload, modules, paths, optimize = ImageMap(good).fork_server_modules()
+    assert (preload, modules, paths[:2], optimize) == (["app.deps"], ["app"], ["/opt/app", "/opt/lib"], 0)
+    # Alone, the built-in launcher entry: run as python -OO, so the fork server is.
+    assert ImageMap().fork_server_modules()[::3] == (["launcher.preload"], 2)
+    optimized = tmp_path / "optimized.yaml"
+    optimized.write_text('images:\n  - image: "x/*"\n    entrypoint: ["{python}", "-OO", "-m", "app"]\n'
+                         '    preload: app.deps\n')
+    preload, modules, _, optimize = ImageMap(optimized).fork_server_modules()
+    assert (preload, modules, optimize) == (["app.deps", "launcher.preload"], ["app", "launcher"], 2)
     bad = tmp_path / "bad.yaml"
     bad.write_text('images:\n  - image: "x/*"\n    entrypoint: ["/usr/bin/app"]\n    preload: app.deps\n')
     with pytest.raises(ImageMapError, match=r"images\[0\]\.preload needs an entrypoint"):
