@@ -124,6 +124,8 @@ class Launcher:
         try:
             self._domain = await asyncio.to_thread(self._define, xml)
             self._record(events.DEFINED)
+            if acceleration.emulated:
+                _without_huge_pages()
             await asyncio.to_thread(self._domain.createWithFlags, libvirt.VIR_DOMAIN_START_PAUSED)
         except libvirt.libvirtError as error:
             await self._fail_invalid(SpecError("spec.domain", f"libvirt could not start the domain: "
@@ -511,6 +513,21 @@ def _with_translation_cache(xml: str, mib: int) -> str:
         tcg = ET.SubElement(features, "tcg")
     ET.SubElement(tcg, "tb-cache", unit="MiB").text = str(mib)
     return ET.tostring(domain, encoding="unicode")
+
+
+PR_SET_THP_DISABLE = 41
+
+
+def _without_huge_pages() -> None:
+    """No transparent huge pages for this process and what it forks, QEMU included (libvirt's
+    embedded driver forks it from here). QEMU asks for huge pages on guest RAM, and a 2 MiB page is
+    resident whole once the guest touches any of it: the demo guest keeps 113 MiB of its 128 MiB
+    resident without them, 122 MiB with. Under TCG they buy nothing (the emulated TLB does not use
+    them); under KVM they spare the guest TLB misses and stay. Best effort."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
 
 
 def release_startup_memory() -> None:

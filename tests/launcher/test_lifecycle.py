@@ -75,6 +75,10 @@ def test_killing_qemu_fails_the_vmi_with_a_reason(launch: Launch) -> None:
     launcher, _ = boot(launch, "killed")
     pid = launcher.qemu_pid()
     assert pid is not None
+    # Under emulation QEMU runs without transparent huge pages (guest RAM resident only where used).
+    emulated = launcher.condition("SoftwareEmulation") is not None
+    thp = next(line for line in open(f"/proc/{pid}/status") if line.startswith("THP_enabled:")).split()[1]
+    assert thp == ("0" if emulated else "1")
     os.kill(pid, signal.SIGKILL)
     assert launcher.wait_exit() == 1
     status = launcher.status()
