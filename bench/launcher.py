@@ -77,8 +77,9 @@ class _Launcher:
             return False
 
     def port(self) -> int:
-        self.wait("its control endpoint", lambda: (self.state / "control.port").exists())
-        return int((self.state / "control.port").read_text())
+        port_file = self.state / "control.port"
+        self.wait("its control endpoint", lambda: port_file.exists() and port_file.read_text().strip())
+        return int(port_file.read_text())
 
     def pids(self) -> tuple[int, int]:
         pidfile = next((self.state / "libvirt" / "run" / "qemu").glob("*_*.pid"))
