@@ -27,6 +27,7 @@ base image; and the console broker re-attached to the target's serial socket.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -183,12 +184,39 @@ def open_embedded(root: Path, node_dir: Path, *, short_cpu_readback: bool = Fals
     prepare_root(root, node_dir, short_cpu_readback=short_cpu_readback)
     start_event_loop()
     try:
-        conn = libvirt.open(f"qemu:///embed?root={root}")
+        conn = _open_on_first_cpu(f"qemu:///embed?root={root}")
     except libvirt.libvirtError as exc:
         raise HypervisorError(f"cannot open libvirt's embedded QEMU driver in {root}: {exc} (needs the Debian "
                               "package libvirt-daemon-driver-qemu and the libvirt-qemu user; run scripts/setup.sh)"
                               ) from exc
     return conn
+
+
+def _open_on_first_cpu(uri: str) -> libvirt.virConnect:
+    """libvirt.open(uri) with this thread on the lowest-numbered CPU it may use, then as before.
+
+    The driver reads the host's CPUID when it opens and re-probes QEMU (seconds of CPU under TCG)
+    when that differs from what the capability cache was probed with. CPUID carries the APIC ID of
+    the CPU the instruction ran on, so a launcher opening on another CPU than the one that probed
+    would find the node's cache outdated: on a 2-CPU node about every second launcher did. Threads
+    libvirt starts meanwhile get the whole set back, and QEMU is started later from an unpinned
+    thread."""
+    try:
+        allowed = os.sched_getaffinity(0)
+    except OSError:
+        return libvirt.open(uri)
+    before = set(os.listdir("/proc/self/task"))
+    try:
+        os.sched_setaffinity(0, {min(allowed)})
+    except OSError:
+        return libvirt.open(uri)
+    try:
+        return libvirt.open(uri)
+    finally:
+        for tid in set(os.listdir("/proc/self/task")) - before:
+            with contextlib.suppress(OSError, ValueError):
+                os.sched_setaffinity(int(tid), allowed)
+        os.sched_setaffinity(0, allowed)
 
 
 def host_capabilities(conn: libvirt.virConnect, root: Path, node_dir: Path) -> HostCapabilities:

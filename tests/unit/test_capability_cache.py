@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
+
+import pytest
 
 from launcher import hypervisor
 
@@ -80,3 +83,33 @@ def test_no_answer_is_kept_for_a_node_without_a_capability_cache(tmp_path):
     node.mkdir()
     hypervisor._write_host_capabilities(node, _answer())
     assert hypervisor._read_host_capabilities(node) is None
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_libvirt_opens_on_the_first_cpu_and_its_threads_get_every_cpu_back(monkeypatch):
+    allowed = os.sched_getaffinity(0)
+    seen: dict[str, object] = {}
+    started = threading.Event()
+    finish = threading.Event()
+
+    def worker() -> None:
+        started.set()
+        finish.wait(10)
+
+    def fake_open(uri: str) -> str:
+        seen["affinity"] = os.sched_getaffinity(0)
+        thread = threading.Thread(target=worker)   # as libvirt starts its worker threads
+        thread.start()
+        started.wait(10)
+        seen["thread"] = thread
+        return "conn"
+
+    monkeypatch.setattr(hypervisor.libvirt, "open", fake_open)
+    try:
+        assert hypervisor._open_on_first_cpu("qemu:///embed?root=/x") == "conn"
+        assert seen["affinity"] == {min(allowed)}
+        assert os.sched_getaffinity(0) == allowed
+        assert os.sched_getaffinity(seen["thread"].native_id) == allowed
+    finally:
+        finish.set()
+        seen["thread"].join()
