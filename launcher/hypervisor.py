@@ -201,12 +201,9 @@ def _open_on_first_cpu(uri: str) -> libvirt.virConnect:
     would find the node's cache outdated: on a 2-CPU node about every second launcher did. Threads
     libvirt starts meanwhile get the whole set back, and QEMU is started later from an unpinned
     thread."""
-    try:
-        allowed = os.sched_getaffinity(0)
-    except OSError:
-        return libvirt.open(uri)
     before = set(os.listdir("/proc/self/task"))
     try:
+        allowed = os.sched_getaffinity(0)
         os.sched_setaffinity(0, {min(allowed)})
     except OSError:
         return libvirt.open(uri)
