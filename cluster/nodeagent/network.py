@@ -82,6 +82,15 @@ def _host_veth(pod_uid: str) -> str:
     return "kv" + pod_uid.replace("-", "")[:12]
 
 
+def pod_mac(ip: str) -> str:
+    """The MAC address of the pod's eth0, made from its IPv4 address (02:6b, then the address's four
+    bytes). Addresses are reused as pods come and go, and the host and the other pods keep the old
+    pod's MAC address cached for that address: with a random MAC the first connections to the new
+    pod were sent to a vanished interface until the cache entry was probed again (about 5 s). The
+    same address always has the same MAC, so a cached entry stays right."""
+    return "02:6b:" + ":".join(f"{byte:02x}" for byte in ipaddress.IPv4Address(ip).packed)
+
+
 def netns_exists(name: str) -> bool:
     return (NETNS_DIR / name).exists()
 
@@ -156,9 +165,12 @@ def set_up_pod_network(pod_uid: str, pool: AddressPool) -> PodNetwork:
         # The pod's end is made inside the namespace, already named eth0: no half-moved pair.
         host.append(f"link add {host_end} type veth peer name eth0 netns {name}")
     host.append(f"link set {host_end} master {BRIDGE} up")
+    # An entry cached before the address's MAC was fixed (or by anything else) would still be wrong.
+    host.append(f"neigh flush to {ip} dev {BRIDGE}")
     _ip(batch="\n".join(host) + "\n")
     _ip("-n", name, batch="\n".join([
         "link set lo up",
+        f"link set eth0 address {pod_mac(ip)}",
         f"addr replace {ip}/{CLUSTER_CIDR.prefixlen} dev eth0",
         "link set eth0 up",
         f"route replace default via {BRIDGE_ADDRESS} dev eth0",

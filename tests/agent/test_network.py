@@ -91,3 +91,55 @@ while not select.select([sys.stdin], [], [], 0.05)[0]:
             prober.kill()
     lines = out.splitlines()
     assert lines and all(line == "ok" for line in lines), [line for line in lines if line != "ok"][:3]
+
+
+def _eth0_mac(pod: network.PodNetwork) -> str:
+    out = subprocess.run(["ip", "-n", pod.netns, "-o", "link", "show", "eth0"], capture_output=True, text=True,
+                         check=True).stdout
+    return out.split("link/ether ")[1].split()[0]
+
+
+def _cached_mac(ip: str, netns: str | None = None) -> str | None:
+    """The MAC address that the host (or the pod `netns`) has cached for `ip`, if any."""
+    where = ["-n", netns] if netns else []
+    device = "eth0" if netns else network.BRIDGE
+    out = subprocess.run(["ip", *where, "neigh", "show", ip, "dev", device], capture_output=True, text=True,
+                         check=True).stdout.split()
+    return out[out.index("lladdr") + 1] if "lladdr" in out else None
+
+
+def _refused(ip: str, netns: str | None = None) -> None:
+    """Connect to a closed port of `ip`, from the host or the pod `netns`: the kernel that has the
+    address answers with a reset once the sender has the right MAC for it."""
+    probe = (f"import socket\ntry:\n    socket.create_connection(({ip!r}, 9), timeout=3)\n"
+             "except ConnectionRefusedError:\n    print('refused')\nexcept OSError as exc:\n    print(exc)")
+    command = [sys.executable, "-c", probe]
+    out = subprocess.run(["ip", "netns", "exec", netns, *command] if netns else command,
+                         capture_output=True, text=True, timeout=30).stdout.strip()
+    assert out == "refused", f"connecting to {ip} from {netns or 'the host'}: {out}"
+
+
+def test_a_reused_address_is_reached_at_once_by_the_host_and_by_pods(pods):
+    make, pool, made = pods
+    first = make()
+    neighbour = make()
+    _refused(first.ip)
+    _refused(first.ip, neighbour.netns)
+    assert _eth0_mac(first) == network.pod_mac(first.ip)
+    assert _cached_mac(first.ip, neighbour.netns) == _eth0_mac(first)
+    network.tear_down_pod_network(made[0], pool)
+    second = make()
+    assert second.ip == first.ip           # the pool hands out the lowest free address again
+    # Both still cache a MAC for the address from the first pod (the host's entry is dropped when
+    # the address is handed out again). A wrong one would stall connections until the kernel
+    # probed the entry again, about 5 s later.
+    assert _cached_mac(second.ip) in (None, _eth0_mac(second))
+    assert _cached_mac(second.ip, neighbour.netns) == _eth0_mac(second)
+    _refused(second.ip)
+    _refused(second.ip, neighbour.netns)
+
+
+def test_pod_macs_are_made_from_the_address():
+    assert network.pod_mac("10.244.0.22") == "02:6b:0a:f4:00:16"
+    assert network.pod_mac("10.244.3.255") == "02:6b:0a:f4:03:ff"
+    assert network.pod_mac("10.244.0.22") != network.BRIDGE_MAC
