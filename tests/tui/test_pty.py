@@ -25,7 +25,7 @@ class Tmux:
         self.name = f"kvtui-{uuid.uuid4().hex[:8]}"
         exports = " ".join(f"{k}={v}" for k, v in env.items())
         subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
-                        f"env {exports} {command}; echo EXITED $?; stty -a; sleep 600"], check=True)
+                        f"env {exports} {command}; echo EXITED $?; stty -a; echo SETTINGS-SHOWN; sleep 600"], check=True)
         # Pin the size: with no client attached, tmux may otherwise shrink the window to its default.
         subprocess.run(["tmux", "set-option", "-t", self.name, "window-size", "manual"], capture_output=True)
         subprocess.run(["tmux", "resize-window", "-t", self.name, "-x", str(width), "-y", str(height)],
@@ -99,7 +99,7 @@ def test_starts_lists_and_quits_leaving_the_terminal_sane(running_cluster):
         term.wait_for("Console")
         term.keys("Escape")
         term.keys("C-q")
-        _sane(term.wait_for("EXITED"))
+        _sane(term.wait_for("SETTINGS-SHOWN"))
     finally:
         term.kill()
 
@@ -139,7 +139,7 @@ def test_console_prompt_command_and_detach(running_cluster):
         term.keys("C-]")
         term.wait_for("VirtualMachines")
         term.keys("C-q")
-        _sane(term.wait_for("EXITED"))
+        _sane(term.wait_for("SETTINGS-SHOWN"))
     finally:
         term.kill()
 
@@ -164,6 +164,6 @@ def test_edit_in_editor_applies_the_change(running_cluster):
             time.sleep(0.2)
         term.wait_for("Manu")                 # back in the app, the list shows the applied edit
         term.keys("C-q")
-        _sane(term.wait_for("EXITED"))
+        _sane(term.wait_for("SETTINGS-SHOWN"))
     finally:
         term.kill()
