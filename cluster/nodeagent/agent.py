@@ -60,7 +60,7 @@ class Agent:
         self.api = NodeAPI(options.kubeconfig)
         self.images = ImageMap(options.image_map)
         self.runtime = PodRuntime(options.root, on_exit=self._on_exit, status_lookup=self._status_lookup)
-        self.pool = network.AddressPool(options.pod_cidr)
+        self.pool = network.AddressPool(options.pod_cidr, agent_root=options.root)
         self.port = options.port
         self.ctx: NodeContext | None = None
         self.fork_server: ForkServer | None = None
@@ -80,6 +80,9 @@ class Agent:
         if self.fork_server is not None:  # imports in the background; monitors start without it meanwhile
             threading.Thread(target=self.fork_server.start, name="fork-server", daemon=True).start()
         await asyncio.to_thread(network.ensure_bridge)
+        freed = await asyncio.to_thread(network.reclaim_orphans, self.pool)
+        if freed:
+            log.info("freed %d pod address(es) of clusters whose state is gone: %s", len(freed), ", ".join(freed))
         self._adopted = {s.uid: s for s in self.runtime.adopt()}
         if not self.port:
             self.port = free_port(options.node_ip)

@@ -78,7 +78,7 @@ def host_problems() -> list[str]:
 def cleanup(root: Path, pod_cidr: str) -> int:
     """Kill every container recorded under the root and undo each pod's network; returns the pod count."""
     runtime = PodRuntime(root)
-    pool = network.AddressPool(pod_cidr)
+    pool = network.AddressPool(pod_cidr, agent_root=root)
     sandboxes = runtime.adopt()
     for sandbox in sandboxes:
         for instance in sandbox.running():

@@ -102,22 +102,28 @@ class PodNetwork:
 
 
 class AddressPool:
-    """The node's pod CIDR; each handed-out address is a file naming its pod, so a restarted agent
-    knows what is taken and two agents (even of two clusters) never hand out the same address."""
+    """The node's pod CIDR; each handed-out address is a file naming its pod and the agent's state
+    directory, so a restarted agent knows what is taken, two agents (even of two clusters) never hand
+    out the same address, and the addresses of a cluster whose state is gone can be taken back."""
 
-    def __init__(self, cidr: str, state_dir: Path = ADDRESS_DIR):
+    def __init__(self, cidr: str, state_dir: Path = ADDRESS_DIR, agent_root: Path | None = None):
         self.cidr = ipaddress.ip_network(cidr)
         if not self.cidr.subnet_of(CLUSTER_CIDR):  # type: ignore[arg-type]
             raise NetworkError(f"--pod-cidr {cidr} is outside the cluster network {CLUSTER_CIDR}: choose "
                                "10.244.N.0/24 with N the node's index")
         self.dir = state_dir
+        self.agent_root = agent_root.resolve() if agent_root else None
         self.dir.mkdir(parents=True, exist_ok=True)
 
-    def owner(self, ip: str) -> str | None:
+    def _record(self, ip: str) -> list[str]:
         try:
-            return (self.dir / ip).read_text().strip()
+            return (self.dir / ip).read_text().split("\n")
         except FileNotFoundError:
-            return None
+            return []
+
+    def owner(self, ip: str) -> str | None:
+        record = self._record(ip)
+        return record[0].strip() if record else None
 
     def allocate(self, pod_uid: str) -> str:
         for address in self.cidr.hosts():
@@ -131,7 +137,7 @@ class AddressPool:
             except FileExistsError:
                 continue
             with os.fdopen(fd, "w") as f:
-                f.write(pod_uid + "\n")
+                f.write(pod_uid + "\n" + (f"{self.agent_root}\n" if self.agent_root else ""))
             return ip
         raise NetworkError(f"the pod CIDR {self.cidr} has no free address left; delete pods or give the node a "
                            "larger --pod-cidr")
@@ -149,6 +155,16 @@ class AddressPool:
 
     def owners(self) -> dict[str, str]:
         return {entry.name: self.owner(entry.name) or "" for entry in self.dir.iterdir()}
+
+    def orphans(self) -> dict[str, str]:
+        """Address -> pod uid for the pods whose agent's state directory no longer exists: no agent
+        can adopt them again (their cluster was killed and its data removed)."""
+        found = {}
+        for entry in self.dir.iterdir():
+            record = self._record(entry.name)
+            if len(record) > 1 and record[1].strip() and not Path(record[1].strip()).exists():
+                found[entry.name] = record[0].strip()
+        return found
 
 
 def set_up_pod_network(pod_uid: str, pool: AddressPool) -> PodNetwork:
@@ -176,6 +192,23 @@ def set_up_pod_network(pod_uid: str, pool: AddressPool) -> PodNetwork:
         f"route replace default via {BRIDGE_ADDRESS} dev eth0",
     ]) + "\n")
     return PodNetwork(name, ip)
+
+
+def netns_pids(name: str) -> list[int]:
+    return [int(pid) for pid in _ip("netns", "pids", name, check=False).stdout.split()]
+
+
+def reclaim_orphans(pool: AddressPool) -> list[str]:
+    """Remove the network of every pod whose agent's state directory is gone and in whose namespace
+    nothing runs any more, and free its address; returns the addresses freed."""
+    freed = []
+    for ip, uid in pool.orphans().items():
+        name = netns_name(uid)
+        if netns_exists(name) and netns_pids(name):
+            continue  # something still runs there: leave it to whoever started it
+        tear_down_pod_network(uid, pool)
+        freed.append(ip)
+    return freed
 
 
 def tear_down_pod_network(pod_uid: str, pool: AddressPool) -> None:

@@ -143,3 +143,46 @@ def test_pod_macs_are_made_from_the_address():
     assert network.pod_mac("10.244.0.22") == "02:6b:0a:f4:00:16"
     assert network.pod_mac("10.244.3.255") == "02:6b:0a:f4:03:ff"
     assert network.pod_mac("10.244.0.22") != network.BRIDGE_MAC
+
+
+def test_the_network_of_a_cluster_whose_state_is_gone_is_taken_back(tmp_path):
+    network.ensure_bridge()
+    pool_dir = tmp_path / "pod-ips"
+    live_root, gone_root = tmp_path / "live", tmp_path / "gone"
+    live_root.mkdir()
+    gone_root.mkdir()
+    live_pool = network.AddressPool("10.244.252.0/24", pool_dir, agent_root=live_root)
+    gone_pool = network.AddressPool("10.244.252.0/24", pool_dir, agent_root=gone_root)
+    uids = [str(uuid.uuid4()) for _ in range(3)]
+    live = network.set_up_pod_network(uids[0], live_pool)
+    idle = network.set_up_pod_network(uids[1], gone_pool)
+    busy = network.set_up_pod_network(uids[2], gone_pool)
+    sleeper = subprocess.Popen(["ip", "netns", "exec", busy.netns, "sleep", "60"])
+    try:
+        _until_pids(busy.netns)
+        assert network.reclaim_orphans(live_pool) == []      # the state directory is still there
+        gone_root.rmdir()
+        # The idle pod's cluster is gone: its namespace, veth and address go. Something still runs
+        # in the busy pod's namespace, so that one stays.
+        assert network.reclaim_orphans(live_pool) == [idle.ip]
+        assert not network.netns_exists(idle.netns)
+        assert not Path(f"/sys/class/net/{network._host_veth(uids[1])}").exists()
+        assert live_pool.owner(idle.ip) is None
+        assert network.netns_exists(busy.netns) and network.netns_exists(live.netns)
+        sleeper.kill()
+        sleeper.wait()
+        assert network.reclaim_orphans(live_pool) == [busy.ip]
+        assert live_pool.owners() == {live.ip: uids[0]}
+    finally:
+        if sleeper.poll() is None:
+            sleeper.kill()
+        for uid in uids:
+            network.tear_down_pod_network(uid, live_pool)
+
+
+def _until_pids(netns: str) -> None:
+    for _ in range(100):
+        if network.netns_pids(netns):
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"nothing started in {netns}")
