@@ -6,8 +6,11 @@ read-only cgroupfs): a pod then runs unconfined rather than not at all.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import signal
+import time
 from pathlib import Path
 
 from kubernetes.utils.quantity import parse_quantity
@@ -16,6 +19,8 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 PARENT = "kvtui"
 CFS_PERIOD_US = 100_000
 MIN_SHARES = 2
+# How long removing a pod's cgroups waits for their killed processes to leave them.
+REMOVE_WAIT_SECONDS = 5.0
 
 
 def _quantity(value: object, scale: int = 1) -> int | None:
@@ -127,19 +132,53 @@ def cpu_request_milli(resources: dict) -> int:
     return (_quantity(value, 1000) or 0) if value is not None else 0
 
 
-def remove_pod(pod_uid: str) -> None:
-    """Remove what is left of a pod's cgroups (empty directories only)."""
-    for base in (CGROUP_ROOT / "memory" / PARENT, CGROUP_ROOT / "cpu" / PARENT, CGROUP_ROOT / PARENT):
-        pod_dir = base / pod_uid
-        if not pod_dir.is_dir():
-            continue
-        for child in pod_dir.iterdir():
-            if child.is_dir():
-                try:
-                    os.rmdir(child)
-                except OSError:
-                    pass
+def _pod_dirs(pod_uid: str) -> list[Path]:
+    return [base / pod_uid for base in (CGROUP_ROOT / "memory" / PARENT, CGROUP_ROOT / "cpu" / PARENT,
+                                        CGROUP_ROOT / PARENT) if (base / pod_uid).is_dir()]
+
+
+def pod_pids(pod_uid: str) -> set[int]:
+    """Every process in the pod's cgroups (any controller, any container)."""
+    pids: set[int] = set()
+    for pod_dir in _pod_dirs(pod_uid):
+        for procs in (pod_dir / "cgroup.procs", *pod_dir.glob("*/cgroup.procs")):
+            try:
+                pids.update(int(line) for line in procs.read_text().split())
+            except (OSError, ValueError):
+                continue
+    return pids
+
+
+def kill_pod(pod_uid: str) -> None:
+    """SIGKILL every process left in the pod's cgroups (QEMU, say, which leaves its parent's
+    process group)."""
+    for pid in pod_pids(pod_uid):
         try:
-            os.rmdir(pod_dir)
+            os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
+
+
+def remove_pod(pod_uid: str, timeout: float = REMOVE_WAIT_SECONDS) -> bool:
+    """Remove the pod's cgroups (empty directories only). A cgroup is busy for a moment after its
+    last process was killed, and the container's monitor may be removing its own at the same time:
+    retry for up to `timeout` seconds. True once nothing of the pod's cgroups is left."""
+    deadline = time.monotonic() + timeout
+    for pod_dir in _pod_dirs(pod_uid):
+        while True:
+            for child in pod_dir.iterdir():
+                if child.is_dir():
+                    try:
+                        os.rmdir(child)
+                    except OSError:
+                        pass
+            try:
+                os.rmdir(pod_dir)
+                break
+            except FileNotFoundError:
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EBUSY, errno.ENOTEMPTY) or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.02)
+    return not _pod_dirs(pod_uid)

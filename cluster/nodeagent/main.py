@@ -1,7 +1,7 @@
 """`python -m cluster.nodeagent`: parse the flags, check the host, run the agent until SIGTERM.
 
 Stopping the agent leaves its pods running (as stopping a kubelet does); the next agent with the same
---root adopts them. `--cleanup` instead stops every pod the root knows and removes their namespaces.
+--root adopts them. `--cleanup` instead stops every pod the root knows and removes their namespaces and cgroups.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="start every container's monitor as a new process, and Python containers (the launcher) "
                         "as new interpreters, instead of forking them from a fork server that has their imports done")
     p.add_argument("--cleanup", action="store_true",
-                   help="stop every pod recorded under --root, remove their network namespaces, and exit")
+                   help="stop every pod recorded under --root (every process in its cgroups), remove their network "
+                        "namespaces and cgroups, and exit")
     return p.parse_args(argv)
 
 
@@ -76,20 +77,26 @@ def host_problems() -> list[str]:
 
 
 def cleanup(root: Path, pod_cidr: str) -> int:
-    """Kill every container recorded under the root and undo each pod's network; returns the pod count."""
+    """Kill every container recorded under the root and undo each pod's network and cgroups;
+    returns the pod count."""
     runtime = PodRuntime(root)
     pool = network.AddressPool(pod_cidr, agent_root=root)
     sandboxes = runtime.adopt()
-    for sandbox in sandboxes:
+    for sandbox in sandboxes:   # all of them first: their processes leave while the others are killed
         for instance in sandbox.running():
             if instance.pid and process_alive(instance.pid, instance.start_ticks):
                 try:
                     os.killpg(instance.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+        cgroups.kill_pod(sandbox.uid)
+    for sandbox in sandboxes:
         network.tear_down_pod_network(sandbox.uid, pool)
         shutil.rmtree(sandbox.dir, ignore_errors=True)
-        cgroups.remove_pod(sandbox.uid)
+        if not cgroups.remove_pod(sandbox.uid):
+            print(f"nodeagent: the cgroups of pod {sandbox.namespace}/{sandbox.name} are still busy after "
+                  f"{cgroups.REMOVE_WAIT_SECONDS:.0f} s; once their processes are gone, remove them with "
+                  f"rmdir: /sys/fs/cgroup/*/{cgroups.PARENT}/{sandbox.uid}", file=sys.stderr)
     return len(sandboxes)
 
 

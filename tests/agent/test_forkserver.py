@@ -202,8 +202,11 @@ def test_the_runtime_falls_back_to_its_own_monitor_when_the_server_is_gone(tmp_p
             await asyncio.sleep(0.05)
         return instance
 
-    instance = asyncio.run(start())
-    assert json.loads(instance.path("exit.json").read_text())["exitCode"] == 5
+    try:
+        instance = asyncio.run(start())
+        assert json.loads(instance.path("exit.json").read_text())["exitCode"] == 5
+    finally:
+        runtime.forget("uid-1")   # its cgroups too
     importers = (tmp_path / "imports").read_text().split()
     assert importers[0] == str(server_pid) and len(importers) == 2  # a new interpreter imported it again
 

@@ -44,9 +44,9 @@ def cluster(tmp_path_factory):
         status = handle.start(port=0, crds=[], nodes=1, agent_args=AGENT_ARGS)
         yield Cluster(handle.data_dir, status.kubeconfig, status.url or "", tmp / "kubecache", handle)
     finally:
+        uids = _pod_uids(handle.data_dir)   # before stopping: the clean-up removes the pods' records
         handle.stop(kill_pods=True)
-        leftover = [n for n in _netns_names() if n in _known_netns(handle.data_dir)]
-        assert not leftover, f"network namespaces left behind: {leftover}"
+        _assert_nothing_left(uids)
 
 
 def _netns_names() -> list[str]:
@@ -54,8 +54,15 @@ def _netns_names() -> list[str]:
     return [line.split()[0] for line in out.splitlines() if line.strip()]
 
 
-def _known_netns(data_dir: Path) -> set[str]:
-    return {"kvtui-" + p.name.replace("-", "")[:12] for p in (data_dir / "nodes" / "node-0" / "pods").glob("*")}
+def _pod_uids(data_dir: Path) -> set[str]:
+    return {p.name for p in (data_dir / "nodes" / "node-0" / "pods").glob("*")}
+
+
+def _assert_nothing_left(uids: set[str]) -> None:
+    netns = {"kvtui-" + uid.replace("-", "")[:12] for uid in uids}
+    assert not [n for n in _netns_names() if n in netns], "network namespaces left behind"
+    left = [str(d) for uid in uids for d in Path("/sys/fs/cgroup").glob(f"*/kvtui/{uid}")]
+    assert not left, f"cgroups left behind: {left}"
 
 
 def _create(cluster: Cluster, name: str, spec: dict, labels: dict | None = None) -> None:
@@ -370,6 +377,36 @@ def test_pod_cgroup_weighs_requests_and_the_startup_boost_until_ready(cluster):
     _started(cluster, "queued")
     _until(lambda: _pod_cpu_shares(queued) == 153, what="the second boost to end")
     _delete(cluster, "boosted", "plain", "queued")
+
+
+def test_stopping_with_kill_pods_leaves_no_process_cgroup_or_namespace(tmp_path):
+    """A process that left its container's process group (as QEMU does when libvirt starts it)
+    is killed too, and every pod's cgroups and network namespace are gone afterwards."""
+    handle = EmbeddedCluster(tmp_path / "data")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    try:
+        status = handle.start(port=0, crds=[], nodes=1, agent_args=AGENT_ARGS)
+        cluster = Cluster(handle.data_dir, status.kubeconfig, status.url or "", tmp_path / "kubecache", handle)
+        for name in ("apart-a", "apart-b"):
+            _create(cluster, name, {"volumes": [{"name": "marks", "hostPath": {"path": str(marks)}}],
+                                    "containers": [_host_container(
+                # $$ is Kubernetes' escape for a literal $: the shell sees $$, its own pid.
+                "main", f"setsid sh -c 'echo $$$$ > /marks/{name}; exec sleep 600' & exec sleep 600",
+                volumeMounts=[{"name": "marks", "mountPath": "/marks"}],
+                resources={"requests": {"cpu": "100m", "memory": "32Mi"}})]})
+        for name in ("apart-a", "apart-b"):
+            _phase(cluster, name, "Running")
+        apart = [int(_until(lambda n=name: (marks / n).exists() and (marks / n).read_text().strip(),
+                            what=f"{name}'s detached process")) for name in ("apart-a", "apart-b")]
+        uids = _pod_uids(handle.data_dir)
+        assert len(uids) == 2 and all(Path("/sys/fs/cgroup").glob(f"*/kvtui/{uid}") for uid in uids)
+    finally:
+        handle.stop(kill_pods=True)
+    for pid in apart:
+        _until(lambda p=pid: not Path(f"/proc/{p}").exists() or "Z" in Path(f"/proc/{p}/stat").read_text().split()[2],
+               what=f"the detached process {pid} to be killed")
+    _assert_nothing_left(uids)
 
 
 def test_an_invalid_startup_boost_is_reported_and_ignored(cluster):
