@@ -641,5 +641,6 @@ class PodWorker:
         if self._timer is not None:
             self._timer.cancel()
         await self.ctx.call(network.tear_down_pod_network, self.uid, self.ctx.pool)
-        await self.ctx.call(self.ctx.runtime.forget, self.uid)   # waits for the cgroups to empty
+        self.ctx.runtime.drop(self.uid)
+        await self.ctx.call(self.ctx.runtime.remove_leftovers, self.uid)   # waits for the cgroups to empty
         self.ctx.on_done(self.uid)

@@ -237,7 +237,16 @@ class PodRuntime:
 
     def forget(self, uid: str) -> None:
         """Drop a pod whose processes are gone, with everything kept for it on disk."""
+        self.drop(uid)
+        self.remove_leftovers(uid)
+
+    def drop(self, uid: str) -> None:
+        """No longer know the pod (its processes are gone)."""
         self.pods.pop(uid, None)
+
+    def remove_leftovers(self, uid: str) -> None:
+        """What `forget` removes of a pod once it is dropped: its directory and its cgroups (which
+        may take a moment to empty; run it off the event loop)."""
         shutil.rmtree(self.pods_dir / uid, ignore_errors=True)
         cgroups.remove_pod(uid)
 
